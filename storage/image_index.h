@@ -1,0 +1,103 @@
+#ifndef SLIPWAY_STORAGE_IMAGE_INDEX_H_
+#define SLIPWAY_STORAGE_IMAGE_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/descriptor.h"
+#include "storage/digest.h"
+
+namespace slipway {
+
+// One stored image: a top-level manifest (or index) and everything it reaches.
+struct ImageRecord {
+  Descriptor manifest;                 // top-level manifest or index
+  std::optional<Digest> config;        // absent for an index
+  std::vector<Descriptor> layers;      // in manifest order (empty for an index)
+  std::string os, architecture, variant;
+  int64_t total_size = 0;              // sum of all distinct blobs below, as stored
+  int64_t created_unix = 0;            // when first recorded
+  std::vector<std::string> tags;       // filled by reads; ignored by PutImage
+};
+
+// Where a blob's uncompressed form maps to: recorded whenever we compress a layer, so no layer
+// is ever compressed twice and exports can restore the uncompressed form.
+struct LayerCompression {
+  Digest diff_id;                      // sha256 of the uncompressed tar
+  Descriptor compressed;               // media type, digest and size of the stored blob
+  int64_t uncompressed_size = -1;      // -1 when unknown
+};
+
+// A lease keeps blobs alive through garbage collection while work is in flight (an import that
+// has published blobs but not yet recorded its image, a build, a push). Leases expire, so a
+// crashed holder cannot pin blobs forever.
+struct Lease {
+  std::string id;
+  int64_t expires_unix = 0;
+};
+
+// Image metadata in SQLite (WAL). Blobs are always published to the BlobStore before any row
+// refers to them. Thread-safe: every method is one transaction.
+class ImageIndex {
+ public:
+  virtual ~ImageIndex() = default;
+
+  // Records `image` (idempotent for the same manifest digest) with `blobs`: every blob the
+  // image references (manifest, config, layers, child manifests). INVALID_ARGUMENT for an
+  // inconsistent record.
+  virtual absl::Status PutImage(const ImageRecord& image,
+                                const std::vector<Descriptor>& blobs) = 0;
+
+  // Resolves a tag or a "sha256:..." digest (of a stored top-level manifest). NOT_FOUND.
+  virtual absl::StatusOr<ImageRecord> Resolve(absl::string_view ref) const = 0;
+  virtual absl::StatusOr<std::vector<ImageRecord>> List() const = 0;  // newest first
+
+  // Points `tag` at the stored image `manifest` (moving it). NOT_FOUND for an unknown image.
+  virtual absl::Status Tag(absl::string_view tag, const Digest& manifest) = 0;
+  // Removes a tag. NOT_FOUND if absent.
+  virtual absl::Status Untag(absl::string_view tag) = 0;
+  // Removes an image record and all tags pointing at it; returns the removed tags. NOT_FOUND.
+  virtual absl::StatusOr<std::vector<std::string>> DeleteImage(const Digest& manifest) = 0;
+
+  virtual absl::Status RecordLayerCompression(const LayerCompression& mapping) = 0;
+  virtual absl::StatusOr<LayerCompression> FindByDiffId(const Digest& diff_id) const = 0;
+  virtual absl::StatusOr<LayerCompression> FindByCompressed(const Digest& compressed) const = 0;
+
+  // Leases.
+  virtual absl::StatusOr<Lease> CreateLease(int64_t ttl_seconds) = 0;
+  virtual absl::Status AddToLease(absl::string_view lease_id,
+                                  const std::vector<Digest>& digests) = 0;
+  virtual absl::Status ReleaseLease(absl::string_view lease_id) = 0;
+
+  // Every blob reachable from a recorded image or an unexpired lease (the GC mark set).
+  virtual absl::StatusOr<std::vector<Digest>> LiveBlobs(int64_t now_unix) const = 0;
+  // Records that a blob was used now (read for export/push, or referenced again); GC evicts
+  // least recently used unreferenced blobs first when over quota.
+  virtual absl::Status TouchBlobs(const std::vector<Digest>& digests, int64_t now_unix) = 0;
+  virtual absl::StatusOr<int64_t> LastUsed(const Digest& digest) const = 0;  // NOT_FOUND
+  // Forgets everything the index knows of a blob that no longer exists (used by GC and fsck).
+  virtual absl::Status ForgetBlob(const Digest& digest) = 0;
+
+  // Every blob digest any image row references (for fsck: referenced but missing on disk).
+  virtual absl::StatusOr<std::vector<Digest>> ReferencedBlobs() const = 0;
+  virtual int schema_version() const = 0;
+};
+
+struct SqliteImageIndexOptions {
+  std::string path;  // the SQLite file, e.g. <data-dir>/index.db
+};
+
+class SqliteImageIndex;
+// Opens (creating and migrating as needed) the index at options.path.
+absl::StatusOr<std::unique_ptr<ImageIndex>> OpenSqliteImageIndex(
+    const SqliteImageIndexOptions& options);
+
+}  // namespace slipway
+
+#endif  // SLIPWAY_STORAGE_IMAGE_INDEX_H_
