@@ -1,0 +1,47 @@
+#ifndef SLIPWAY_STORAGE_GARBAGE_COLLECTOR_H_
+#define SLIPWAY_STORAGE_GARBAGE_COLLECTOR_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/blob_store.h"
+#include "storage/image_index.h"
+
+namespace slipway {
+
+struct GcOptions {
+  int64_t grace_period_seconds = 3600;  // unreferenced blobs younger than this are kept
+  int64_t quota_bytes = 0;              // 0 = no quota
+  bool dry_run = false;
+};
+
+struct GcReport {
+  int blobs_removed = 0;               // unreferenced and past the grace period
+  int64_t bytes_removed = 0;
+  int blobs_evicted_for_quota = 0;     // unreferenced, within grace, evicted LRU-first for quota
+  int64_t bytes_evicted_for_quota = 0;
+  int64_t bytes_in_use = 0;            // what remains on disk
+  int blobs_live = 0;
+};
+
+// Mark (tags, images, unexpired leases) and sweep. One run at a time: a second concurrent Run
+// gets ABORTED. Referenced blobs are never removed, whatever the quota.
+class GarbageCollector {
+ public:
+  // `now_unix` supplies the time (injectable for tests).
+  GarbageCollector(BlobStore& blobs, ImageIndex& index, std::function<int64_t()> now_unix);
+  absl::StatusOr<GcReport> Run(const GcOptions& options);
+
+ private:
+  BlobStore& blobs_;
+  ImageIndex& index_;
+  std::function<int64_t()> now_unix_;
+  absl::Mutex running_mu_;
+  bool running_ ABSL_GUARDED_BY(running_mu_) = false;
+};
+
+}  // namespace slipway
+
+#endif  // SLIPWAY_STORAGE_GARBAGE_COLLECTOR_H_
