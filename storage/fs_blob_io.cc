@@ -95,8 +95,9 @@ class FsBlobWriter : public BlobWriter {
                     RENAME_NOREPLACE) != 0) {
       int err = errno;
       if (err == EEXIST) {
+        file_.Discard();
         state_ = State::kPublished;
-        return absl::OkStatus();  // file_ unlinks our temp copy on destruction
+        return absl::OkStatus();
       }
       if (err != EINVAL && err != ENOSYS) return Check(ErrnoStatus(err, "rename to", target));
       // The filesystem lacks RENAME_NOREPLACE: a plain rename over identical content is safe.
@@ -252,16 +253,16 @@ TempFile::TempFile(TempFile&& other) noexcept
 
 TempFile& TempFile::operator=(TempFile&& other) noexcept {
   if (this != &other) {
-    Reset();
+    Discard();
     fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
   }
   return *this;
 }
 
-TempFile::~TempFile() { Reset(); }
+TempFile::~TempFile() { Discard(); }
 
-void TempFile::Reset() {
+void TempFile::Discard() {
   if (fd_ < 0) return;
   // Unlink while still holding the lock, so nobody mistakes the file for a leftover meanwhile.
   ::unlink(path_.c_str());

@@ -33,10 +33,11 @@ class TempFile {
   const std::string& path() const { return path_; }
   // The file was renamed away (or must stay): close without unlinking.
   void Release();
+  // Unlinks and closes now (what the destructor does).
+  void Discard();
 
  private:
   TempFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  void Reset();
   int fd_ = -1;
   std::string path_;
 };

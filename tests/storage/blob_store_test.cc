@@ -239,6 +239,11 @@ TEST(FsBlobStoreTest, PutIsIdempotent) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->digest, b->digest);
   EXPECT_EQ(DirEntries(dir.Sub("blobs/sha256")).size(), 1u);
+  // The loser of a publish race drops its temp copy at Publish, not later.
+  auto writer = store->NewWriter();
+  ASSERT_TRUE((*writer)->Append("same").ok());
+  ASSERT_TRUE((*writer)->Commit().ok());
+  EXPECT_TRUE(DirEntries(dir.Sub("tmp")).empty());
   auto text = store->ReadSmall(a->digest, 100);
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(*text, "same");
@@ -317,6 +322,23 @@ TEST(FsBlobStoreTest, VerifyingReaderDetectsCorruption) {
     EXPECT_NE(got.status().message().find(info->digest.ToString()), std::string::npos);
   }
   EXPECT_EQ(store->ReadSmall(info->digest, 1 << 20).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(FsBlobStoreTest, VerifyingReaderDetectsTruncation) {
+  TempDir dir;
+  auto store = MustCreate(dir.path());
+  const std::string data = Pattern(5000, 6);
+  auto info = store->PutSmall(data);
+  ASSERT_TRUE(info.ok());
+  auto reader = store->NewReader(info->digest, /*verify=*/true);
+  ASSERT_TRUE(reader.ok());
+  // Truncated after the reader saw the full size: the end comes early and must not pass.
+  std::string path = store->PathOf(info->digest);
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  ASSERT_EQ(::truncate(path.c_str(), 4000), 0);
+  auto got = ReadAll(**reader, 1024);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(FsBlobStoreTest, ReadSmallRefusesLargeBlobs) {
