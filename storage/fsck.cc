@@ -46,7 +46,8 @@ absl::StatusOr<Verdict> Verify(const BlobStore& blobs, const Digest& digest, int
 // directory listing, but it is still checked before it becomes part of a path we delete.
 absl::Status RemoveStray(const BlobStore& blobs, const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("fsck: refusing to remove stray \"", name, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("fsck: refusing to remove stray \"", name, "\""));
   }
   std::filesystem::path dir = std::filesystem::path(blobs.PathOf(Sha256Of(""))).parent_path();
   std::error_code ec;
@@ -89,8 +90,9 @@ absl::StatusOr<FsckReport> RunFsck(BlobStore& blobs, ImageIndex& index,
                                    const FsckOptions& options) {
   FsckReport report;
   std::vector<BlobStore::ListedBlob> listed;
-  SLIPWAY_RETURN_IF_ERROR(blobs.List([&](const BlobStore::ListedBlob& b) { listed.push_back(b); },
-                                     [&](const std::string& name) { report.stray.push_back(name); }));
+  SLIPWAY_RETURN_IF_ERROR(
+      blobs.List([&](const BlobStore::ListedBlob& b) { listed.push_back(b); },
+                 [&](const std::string& name) { report.stray.push_back(name); }));
 
   // Re-hash everything on disk.
   absl::flat_hash_set<Digest> present, corrupt;

@@ -71,9 +71,10 @@ absl::StatusOr<GcReport> GarbageCollector::Run(const GcOptions& options) {
   // references blobs the first mark did not see. (Writers that publish blobs long before they
   // record them must hold a lease; fresh blobs are protected by the grace period.)
   SLIPWAY_ASSIGN_OR_RETURN(live, MarkLive(index_, now));
-  unreferenced.erase(std::remove_if(unreferenced.begin(), unreferenced.end(),
-                                    [&](const Candidate& c) { return live.contains(c.blob.digest); }),
-                     unreferenced.end());
+  unreferenced.erase(
+      std::remove_if(unreferenced.begin(), unreferenced.end(),
+                     [&](const Candidate& c) { return live.contains(c.blob.digest); }),
+      unreferenced.end());
   int64_t remaining = 0;
   for (const BlobStore::ListedBlob& b : on_disk) {
     remaining += b.size;

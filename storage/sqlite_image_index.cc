@@ -42,7 +42,8 @@ absl::Status ValidateImage(const ImageRecord& image, const std::vector<Descripto
                            absl::flat_hash_map<Digest, const Descriptor*>& by_digest) {
   const std::string name = image.manifest.digest.ToString();
   if (image.manifest.media_type.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("image ", name, ": manifest media type is empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("image ", name, ": manifest media type is empty"));
   }
   if (image.total_size < 0) {
     return absl::InvalidArgumentError(absl::StrCat("image ", name, ": negative total_size"));
@@ -207,7 +208,8 @@ absl::StatusOr<ImageRecord> SqliteImageIndex::Resolve(absl::string_view ref) con
     SLIPWAY_ASSIGN_OR_RETURN(Digest d, Digest::Parse(ref));  // INVALID_ARGUMENT when malformed
     manifest = d.ToString();
   } else {
-    SLIPWAY_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT manifest_digest FROM tags WHERE tag = ?"));
+    SLIPWAY_ASSIGN_OR_RETURN(auto q,
+                             db_->Prepare("SELECT manifest_digest FROM tags WHERE tag = ?"));
     q.Bind(1, ref);
     SLIPWAY_ASSIGN_OR_RETURN(bool found, q.Step());
     if (!found) return absl::NotFoundError(absl::StrCat("no image tagged \"", ref, "\""));

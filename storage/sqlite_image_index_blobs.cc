@@ -129,8 +129,9 @@ absl::Status SqliteImageIndex::AddToLease(absl::string_view lease_id,
   SLIPWAY_ASSIGN_OR_RETURN(bool found, q.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("no lease ", lease_id));
   if (q.ColumnInt64(0) <= now) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "lease ", lease_id, " expired at ", q.ColumnInt64(0), "; its blobs may have been collected"));
+    return absl::FailedPreconditionError(absl::StrCat("lease ", lease_id, " expired at ",
+                                                      q.ColumnInt64(0),
+                                                      "; its blobs may have been collected"));
   }
   SLIPWAY_ASSIGN_OR_RETURN(auto insert, db_->Prepare(
       "INSERT OR IGNORE INTO lease_blobs (lease_id, digest) VALUES (?, ?)"));

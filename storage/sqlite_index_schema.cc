@@ -94,8 +94,9 @@ constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigration
 absl::Status CheckNotFromTheFuture(const SqliteDb& db, int64_t version) {
   if (version > kLatest) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "index ", db.path(), " has schema version ", version, " but this slipwayd knows only up to ",
-        kLatest, "; it was written by a newer release (upgrade, or use that release's data dir)"));
+        "index ", db.path(), " has schema version ", version,
+        " but this slipwayd knows only up to ", kLatest,
+        "; it was written by a newer release (upgrade, or use that release's data dir)"));
   }
   if (version < 0) {
     return absl::DataLossError(
@@ -131,7 +132,8 @@ absl::StatusOr<int> MigrateIndexSchema(SqliteDb& db, int64_t now_unix) {
     SLIPWAY_ASSIGN_OR_RETURN(
         auto insert,
         db.Prepare("INSERT INTO schema_migrations (version, name, applied_unix) VALUES (?, ?, ?)"));
-    SLIPWAY_RETURN_IF_ERROR(insert.Bind(1, int64_t{m.version}).Bind(2, m.name).Bind(3, now_unix).Run());
+    SLIPWAY_RETURN_IF_ERROR(
+        insert.Bind(1, int64_t{m.version}).Bind(2, m.name).Bind(3, now_unix).Run());
     // user_version is transactional: it commits (or rolls back) with the migration's tables.
     SLIPWAY_RETURN_IF_ERROR(db.Exec(absl::StrCat("PRAGMA user_version = ", m.version)));
     SLIPWAY_RETURN_IF_ERROR(tx->Commit());

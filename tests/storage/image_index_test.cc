@@ -129,7 +129,8 @@ TEST_F(ImageIndexTest, RejectsInconsistentRecords) {
   std::vector<Descriptor> without_layer(img.blobs.begin(), img.blobs.end() - 1);
   absl::Status s = index->PutImage(img.record, without_layer);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(img.record.layers[1].digest.ToString()));
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::HasSubstr(img.record.layers[1].digest.ToString()));
 
   TestImage wrong_size = MakeImage("b");
   wrong_size.record.layers[0].size += 1;
