@@ -23,7 +23,8 @@ absl::StatusCode CodeFor(int rc) {
       return absl::StatusCode::kDataLoss;
     case SQLITE_CONSTRAINT:
       return absl::StatusCode::kFailedPrecondition;
-    case SQLITE_CANTOPEN:
+    case SQLITE_CANTOPEN:  // usually a missing or unwritable data directory
+      return absl::StatusCode::kFailedPrecondition;
     case SQLITE_PERM:
     case SQLITE_READONLY:
     case SQLITE_AUTH:

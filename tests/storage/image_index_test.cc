@@ -318,6 +318,17 @@ TEST_F(ImageIndexTest, RefusesAFileFromTheFuture) {
   EXPECT_NE((*db)->QueryText("PRAGMA journal_mode").value_or(""), "wal");
 }
 
+TEST_F(ImageIndexTest, OpenFailsClearlyWithoutADirectory) {
+  SqliteImageIndexOptions options;
+  options.path = dir_.Sub("no/such/dir/index.db");
+  auto index = OpenSqliteImageIndex(options);
+  ASSERT_FALSE(index.ok());
+  EXPECT_EQ(index.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(index.status().message()), ::testing::HasSubstr(options.path));
+  options.path.clear();
+  EXPECT_EQ(OpenSqliteImageIndex(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ImageIndexTest, LeasesKeepBlobsLiveUntilTheyExpireOrAreReleased) {
   auto index = Open();
   ASSERT_NE(index, nullptr);
