@@ -16,6 +16,7 @@ using ::slipway::testing::ReadFile;
 using ::slipway::testing::ShellQuote;
 using ::slipway::testing::TarEntry;
 using ::slipway::testing::TestImage;
+using ::slipway::testing::WriteFile;
 using ::testing::HasSubstr;
 
 std::string ConfigFor(const std::vector<Digest>& diff_ids) {
@@ -288,6 +289,111 @@ TEST_F(ImporterTest, RejectsLayerThatDoesNotMatchDiffId) {
   auto entries = LegacyEntries();
   entries[1].content = image_.layer_tars[1];  // layer 0 replaced by layer 1's bytes
   ExpectRejected(MakeTar(entries), absl::StatusCode::kDataLoss, "diff_id");
+}
+
+// What `docker save` writes since Docker 25: an OCI layout with uncompressed layers, plus
+// manifest.json. The layers are compressed on the way in and the manifest rewritten around them.
+TEST_F(ImporterTest, Docker25CombinedWithUncompressedLayers) {
+  std::string config = ReadFile(dir_.Sub("layout/blobs/sha256/" + image_.config_digest.hex()));
+  std::vector<TarEntry> entries = {{"blobs", "", TarEntry::kDir}, {"blobs/sha256", "", TarEntry::kDir}};
+  nlohmann::json layers = nlohmann::json::array();
+  nlohmann::json layer_paths = nlohmann::json::array();
+  for (const std::string& tar : image_.layer_tars) {
+    entries.push_back({"blobs/sha256/" + Sha256Of(tar).hex(), tar});
+    layers.push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                      {"digest", Sha256Of(tar).ToString()},
+                      {"size", tar.size()}});
+    layer_paths.push_back("blobs/sha256/" + Sha256Of(tar).hex());
+  }
+  entries.push_back({"blobs/sha256/" + image_.config_digest.hex(), config});
+  std::string manifest =
+      nlohmann::json({{"schemaVersion", 2},
+                      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                      {"config",
+                       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                        {"digest", image_.config_digest.ToString()},
+                        {"size", config.size()}}},
+                      {"layers", layers}})
+          .dump();
+  entries.push_back({"blobs/sha256/" + Sha256Of(manifest).hex(), manifest});
+  entries.push_back(
+      {"index.json",
+       nlohmann::json({{"schemaVersion", 2},
+                       {"manifests",
+                        {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                          {"digest", Sha256Of(manifest).ToString()},
+                          {"size", manifest.size()},
+                          {"annotations",
+                           {{"io.containerd.image.name", "docker.io/library/app:25"},
+                            {"org.opencontainers.image.ref.name", "25"}}}}}}})
+           .dump()});
+  entries.push_back({"manifest.json",
+                     nlohmann::json::array({{{"Config", "blobs/sha256/" + image_.config_digest.hex()},
+                                             {"RepoTags", {"app:25", "app:also"}},
+                                             {"Layers", layer_paths}}})
+                         .dump()});
+  entries.push_back({"oci-layout", R"({"imageLayoutVersion":"1.0.0"})"});
+  std::string tar = MakeTar(entries);
+  auto r = ImportBytes(tar);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->bytes_received, static_cast<int64_t>(tar.size()));
+  EXPECT_EQ(r->layers_compressed, 3);
+  EXPECT_EQ(*r->image.config, image_.config_digest);
+  EXPECT_NE(r->image.manifest.digest, Sha256Of(manifest));
+  EXPECT_EQ(r->image.manifest.media_type, media::kOciManifest);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(r->image.layers[i].digest, image_.layer_digests[i]);
+    EXPECT_EQ(r->image.layers[i].media_type, media::kOciLayerGzip);
+    EXPECT_FALSE(blobs_->Contains(image_.diff_ids[i])) << "uncompressed layer was stored";
+  }
+  EXPECT_THAT(r->image.tags, ::testing::ElementsAre("docker.io/library/app:25",
+                                                    "docker.io/library/app:also"));
+}
+
+TEST_F(ImporterTest, ZstdLayersAreKeptAndDescribedInOciTerms) {
+  std::string config = ReadFile(dir_.Sub("layout/blobs/sha256/" + image_.config_digest.hex()));
+  std::vector<TarEntry> entries = {{"config.json", config}};
+  nlohmann::json layers = nlohmann::json::array();
+  std::vector<Digest> zstd_digests;
+  for (size_t i = 0; i < image_.layer_tars.size(); ++i) {
+    WriteFile(dir_.Sub("l.tar"), image_.layer_tars[i]);
+    Run("zstd -q -f -3 " + ShellQuote(dir_.Sub("l.tar")) + " -o " + ShellQuote(dir_.Sub("l.tar.zst")));
+    std::string zst = ReadFile(dir_.Sub("l.tar.zst"));
+    zstd_digests.push_back(Sha256Of(zst));
+    entries.push_back({"layer" + std::to_string(i) + ".tar.zst", zst});
+    layers.push_back("layer" + std::to_string(i) + ".tar.zst");
+  }
+  entries.push_back({"manifest.json",
+                     nlohmann::json::array({{{"Config", "config.json"}, {"Layers", layers}}}).dump()});
+  auto r = ImportBytes(MakeTar(entries));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->layers_compressed, 0);
+  EXPECT_EQ(r->image.manifest.media_type, media::kOciManifest);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(r->image.layers[i].digest, zstd_digests[i]);
+    EXPECT_EQ(r->image.layers[i].media_type, media::kOciLayerZstd);
+    auto mapping = index_->FindByCompressed(zstd_digests[i]);
+    ASSERT_TRUE(mapping.ok()) << mapping.status();
+    EXPECT_EQ(mapping->diff_id, image_.diff_ids[i]);
+  }
+}
+
+TEST_F(ImporterTest, RejectsCorruptCompressedLayer) {
+  std::string config = ReadFile(dir_.Sub("layout/blobs/sha256/" + image_.config_digest.hex()));
+  std::string gz = ReadFile(dir_.Sub("layout/blobs/sha256/" + image_.layer_digests[1].hex()));
+  gz[gz.size() / 2] ^= 0x5a;
+  std::vector<TarEntry> entries = {{"c.json", config}, {"0.tar.gz", gz}};
+  entries.push_back(
+      {"manifest.json",
+       nlohmann::json::array({{{"Config", "c.json"}, {"Layers", {"0.tar.gz", "0.tar.gz", "0.tar.gz"}}}})
+           .dump()});
+  ExpectRejected(MakeTar(entries), absl::StatusCode::kDataLoss, "0.tar.gz");
+}
+
+TEST_F(ImporterTest, RejectsOversizedManifestJson) {
+  auto entries = LegacyEntries();
+  entries.back().content = "[" + std::string(5 << 20, ' ') + "]";
+  ExpectRejected(MakeTar(entries), absl::StatusCode::kResourceExhausted, "manifest.json");
 }
 
 TEST_F(ImporterTest, RejectsBadCallerTagBeforeReading) {
