@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -14,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "storage/digest.h"
+#include "tests/support/fault_proxy.h"
 #include "tests/support/jwt_signer.h"
 #include "tests/support/temp_dir.h"
 #include "tests/testinfra/curl_util.h"
@@ -296,6 +298,57 @@ TEST_F(TokenServerTest, DockerRegistryAcceptsItsTokens) {
   ASSERT_TRUE(expired.ok());
   head.headers = {"Authorization: Bearer " + *expired};
   EXPECT_EQ(CurlDo(head).status, 401);
+}
+
+TEST_F(TokenServerTest, PushThroughFaultProxyKeepsLocationsOnTheProxy) {
+  TokenRegistry registry(dir_, *ts_);
+  ASSERT_TRUE(registry.up()) << registry.log();
+  int registry_port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(registry.url().substr(registry.url().rfind(':') + 1),
+                               &registry_port));
+  auto proxy = FaultProxy::Start(registry_port);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  FaultProxy& fp = **proxy;
+  // The first blob PUT fails with 503; the client retries it.
+  ASSERT_TRUE(fp.AddRule(FaultRule().Method("PUT").PathContains("/blobs/uploads/").Nth(1)
+                             .Respond(503)).ok());
+
+  std::string token = FetchToken({"repository:team/app:pull,push"}, true);
+  ASSERT_FALSE(token.empty());
+  const std::string auth = "Authorization: Bearer " + token;
+  const std::string blob(200 * 1024, 'z');
+  const std::string digest = Sha256Of(blob).ToString();
+
+  CurlRequest start = Req("POST", fp.url() + "/v2/team/app/blobs/uploads/");
+  start.has_body = true;
+  start.headers.push_back(auth);
+  CurlResult started = CurlDo(start);
+  ASSERT_EQ(started.status, 202) << started.body;
+  std::string location = started.Header("Location");
+  // The registry builds Location from the Host header the proxy passed on.
+  EXPECT_TRUE(absl::StartsWith(location, fp.url()) || absl::StartsWith(location, "/"))
+      << location;
+  if (absl::StartsWith(location, "/")) location = fp.url() + location;
+
+  CurlRequest put = Req("PUT", location + "&digest=" + digest);
+  put.has_body = true;
+  put.body = blob;
+  put.chunked = true;
+  put.headers.push_back(auth);
+  EXPECT_EQ(CurlDo(put).status, 503);
+  EXPECT_EQ(CurlDo(put).status, 201) << registry.log();
+
+  CurlRequest head = Req("HEAD", fp.url() + "/v2/team/app/blobs/" + digest);
+  head.headers.push_back(auth);
+  EXPECT_EQ(CurlDo(head).status, 200);
+  auto puts = fp.RequestsMatching("PUT", "/blobs/uploads/");
+  ASSERT_EQ(puts.size(), 2u);
+  EXPECT_EQ(puts[0].status, 503);
+  EXPECT_EQ(puts[1].status, 201);
+  EXPECT_EQ(puts[1].body_bytes, blob.size());
+  for (const ProxiedRequest& r : fp.Requests()) {
+    EXPECT_TRUE(http::FindHeader(r.headers, "Authorization").has_value()) << r.target;
+  }
 }
 
 }  // namespace
