@@ -48,8 +48,10 @@ class FaultProxy::Session {
   bool HandleOne(http::RequestHead head) {
     auto framing = http::RequestFraming(head);
     if (!framing.ok()) {
-      (void)WriteHttpResponse(client_, HttpResponse{400, {}, std::string(framing.status().message()),
-                                                    HttpResponse::kLength, true});
+      (void)WriteHttpResponse(
+          client_,
+          HttpResponse{
+              400, {}, std::string(framing.status().message()), HttpResponse::kLength, true});
       return false;
     }
     auto connection = http::FindHeader(head.headers, "Connection");
@@ -74,7 +76,8 @@ class FaultProxy::Session {
         });
         if (st.ok()) {
           keep = WriteHttpResponse(client_, HttpResponse{rule.status, rule.headers, rule.body},
-                                   head.method == "HEAD").ok();
+                                   head.method == "HEAD")
+                     .ok();
           if (keep) status = rule.status;
         }
         break;
@@ -100,7 +103,8 @@ class FaultProxy::Session {
 
   // Answers 502 after draining the request body; false when the connection must end.
   bool BadGateway(const http::BodyFraming& framing, absl::string_view why, int* status) {
-    absl::Status st = http::ReadBody(client_, framing, [](absl::string_view, bool) { return true; });
+    absl::Status st =
+        http::ReadBody(client_, framing, [](absl::string_view, bool) { return true; });
     if (!st.ok()) return false;
     if (!WriteHttpResponse(client_, HttpResponse{502, {}, std::string(why)}).ok()) return false;
     *status = 502;
@@ -143,8 +147,8 @@ class FaultProxy::Session {
     if (!st.ok()) {
       upstream_.reset();
       if (!upstream_error.ok()) {
-        (void)WriteHttpResponse(client_, HttpResponse{502, {}, "upstream write failed",
-                                                      HttpResponse::kLength, true});
+        (void)WriteHttpResponse(
+            client_, HttpResponse{502, {}, "upstream write failed", HttpResponse::kLength, true});
         *status = 502;
       }
       return false;
@@ -174,8 +178,8 @@ class FaultProxy::Session {
         resp.ok() ? http::ResponseFraming(request.method, *resp) : resp.status();
     if (!framing.ok()) {
       upstream_.reset();
-      (void)WriteHttpResponse(client_, HttpResponse{502, {}, "bad upstream response",
-                                                    HttpResponse::kLength, true});
+      (void)WriteHttpResponse(
+          client_, HttpResponse{502, {}, "bad upstream response", HttpResponse::kLength, true});
       *status = 502;
       return false;
     }
@@ -242,8 +246,8 @@ FaultProxy::~FaultProxy() {
 
 absl::StatusOr<std::unique_ptr<FaultProxy>> FaultProxy::Start(int upstream_port) {
   std::unique_ptr<FaultProxy> proxy(new FaultProxy(upstream_port));
-  auto server = LoopbackServer::Start(
-      [p = proxy.get()](http::Conn& conn, const std::atomic<bool>& stop) {
+  auto server =
+      LoopbackServer::Start([p = proxy.get()](http::Conn& conn, const std::atomic<bool>& stop) {
         Session(p, conn, stop, p->next_connection_.fetch_add(1)).Run();
       });
   if (!server.ok()) return server.status();

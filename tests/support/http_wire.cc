@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -71,9 +72,10 @@ absl::optional<std::string> FindHeader(const Headers& headers, absl::string_view
 }
 
 void RemoveHeader(Headers& headers, absl::string_view name) {
-  headers.erase(std::remove_if(headers.begin(), headers.end(),
-                               [&](const auto& h) { return absl::EqualsIgnoreCase(h.first, name); }),
-                headers.end());
+  headers.erase(
+      std::remove_if(headers.begin(), headers.end(),
+                     [&](const auto& h) { return absl::EqualsIgnoreCase(h.first, name); }),
+      headers.end());
 }
 
 std::string SerializeRequestHead(const RequestHead& head) {
@@ -89,28 +91,50 @@ std::string SerializeResponseHead(const ResponseHead& head) {
 
 std::string ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 416: return "Range Not Satisfiable";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 416:
+      return "Range Not Satisfiable";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
   }
 }
 
@@ -135,8 +159,8 @@ absl::StatusOr<BodyFraming> RequestFraming(const RequestHead& head) {
 absl::StatusOr<BodyFraming> ResponseFraming(absl::string_view request_method,
                                             const ResponseHead& head) {
   BodyFraming framing;
-  if (absl::EqualsIgnoreCase(request_method, "HEAD") || head.status < 200 ||
-      head.status == 204 || head.status == 304) {
+  if (absl::EqualsIgnoreCase(request_method, "HEAD") || head.status < 200 || head.status == 204 ||
+      head.status == 304) {
     return framing;
   }
   if (auto te = FindHeader(head.headers, "Transfer-Encoding")) {
@@ -166,8 +190,7 @@ Conn::Conn(int fd, const std::atomic<bool>* stop, absl::Duration idle_timeout)
 
 Conn::~Conn() { Close(); }
 
-absl::StatusOr<std::unique_ptr<Conn>> Conn::ConnectLoopback(int port,
-                                                            const std::atomic<bool>* stop,
+absl::StatusOr<std::unique_ptr<Conn>> Conn::ConnectLoopback(int port, const std::atomic<bool>* stop,
                                                             absl::Duration idle_timeout) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket");

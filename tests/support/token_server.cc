@@ -21,8 +21,8 @@ std::string PercentDecode(absl::string_view in) {
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '+') {
       out.push_back(' ');
-    } else if (uint32_t byte = 0;
-               in[i] == '%' && i + 2 < in.size() && absl::SimpleHexAtoi(in.substr(i + 1, 2), &byte)) {
+    } else if (uint32_t byte = 0; in[i] == '%' && i + 2 < in.size() &&
+                                  absl::SimpleHexAtoi(in.substr(i + 1, 2), &byte)) {
       out.push_back(static_cast<char>(byte));
       i += 2;
     } else {
@@ -126,14 +126,10 @@ absl::StatusOr<std::string> TokenServer::Issue(const std::string& subject,
   for (const TokenScope& s : access) {
     grants.push_back({{"type", s.type}, {"name", s.name}, {"actions", s.actions}});
   }
-  nlohmann::json claims = {{"iss", options_.issuer},
-                           {"sub", subject},
-                           {"aud", options_.service},
-                           {"exp", now + absl::ToInt64Seconds(lifetime)},
-                           {"nbf", now - 1},
-                           {"iat", now},
-                           {"jti", RandomHex(16)},
-                           {"access", grants}};
+  nlohmann::json claims = {{"iss", options_.issuer},  {"sub", subject},
+                           {"aud", options_.service}, {"exp", now + absl::ToInt64Seconds(lifetime)},
+                           {"nbf", now - 1},          {"iat", now},
+                           {"jti", RandomHex(16)},    {"access", grants}};
   return keys_->signer->Sign(claims);
 }
 
@@ -159,8 +155,7 @@ std::vector<TokenScope> TokenServer::Grant(const std::string& subject,
       got.actions = options_.policy(subject, want);
     } else if (!subject.empty()) {
       got.actions = want.actions;
-    } else if (std::find(want.actions.begin(), want.actions.end(), "pull") !=
-               want.actions.end()) {
+    } else if (std::find(want.actions.begin(), want.actions.end(), "pull") != want.actions.end()) {
       got.actions = {"pull"};
     }
     granted.push_back(std::move(got));
@@ -184,10 +179,10 @@ HttpResponse TokenServer::Handle(const HttpRequest& request) {
   if (!is_post && request.head.method != "GET") return finish(Json(405, {{"error", "method"}}));
 
   size_t q = request.head.target.find('?');
-  auto form = ParseForm(is_post ? absl::string_view(request.body)
-                                : q == std::string::npos
-                                      ? absl::string_view()
-                                      : absl::string_view(request.head.target).substr(q + 1));
+  auto form =
+      ParseForm(is_post                  ? absl::string_view(request.body)
+                : q == std::string::npos ? absl::string_view()
+                                         : absl::string_view(request.head.target).substr(q + 1));
   std::string service = First(form, "service");
   if (!service.empty() && service != options_.service) {
     return finish(Json(400, {{"error", absl::StrCat("unknown service ", service)}}));
@@ -242,9 +237,9 @@ HttpResponse TokenServer::Handle(const HttpRequest& request) {
   auto token = Issue(subject, record.granted, options_.expires_in);
   if (!token.ok()) return finish(Json(500, {{"error", std::string(token.status().message())}}));
 
-  nlohmann::json body = {{"access_token", *token},
-                         {"issued_at", absl::FormatTime(absl::RFC3339_sec, absl::Now(),
-                                                        absl::UTCTimeZone())}};
+  nlohmann::json body = {
+      {"access_token", *token},
+      {"issued_at", absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone())}};
   if (!is_post) body["token"] = *token;
   if (!options_.omit_expires_in) body["expires_in"] = absl::ToInt64Seconds(options_.expires_in);
   if (want_refresh) {

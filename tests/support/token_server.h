@@ -7,7 +7,7 @@
 // `rootcertbundle`. Tokens are RS256 JWTs with an `x5c` header and the claims iss, sub,
 // aud (= service), exp, nbf, iat, jti and access[{type, name, actions}].
 //
-//   GET /token?service=S&scope=repository:NAME:pull,push[&scope=...][&account=][&offline_token=true]
+//   GET /token?service=S&scope=repository:NAME:pull,push[&scope=...][&offline_token=true]
 //     Authorization: Basic (optional) → 200 {"token", "access_token", "expires_in", "issued_at"
 //     [, "refresh_token" when offline_token=true and authenticated]}; 401 for bad credentials.
 //   POST /token (form: grant_type=password|refresh_token, username, password, refresh_token,
