@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
 
   auto app = slipway::App::Start(*config);
   if (!app.ok()) {
-    slipway::GetLogger("app")->error("cannot start: {}", app.status().message());
+    slipway::GetLogger("app")->error("cannot start: {}", std::string(app.status().message()));
     std::cerr << "slipwayd: cannot start: " << app.status().message() << "\n";
     return 1;
   }

@@ -78,15 +78,15 @@ absl::StatusOr<std::unique_ptr<SlipwaydProcess>> SlipwaydProcess::Start(
       return absl::FailedPreconditionError(
           absl::StrCat("slipwayd exited before it was ready (status ", status, "):\n", p->Log()));
     }
-    if (!channel) {
-      if (options.unix_socket) {
-        channel = grpc::CreateChannel(p->address_, grpc::InsecureChannelCredentials());
-      } else {
-        p->tcp_port_ = FindPort(p->Log(), R"(serving on 127\.0\.0\.1:(\d+))");
-        if (p->tcp_port_ != 0) {
-          channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", p->tcp_port_),
-                                        grpc::InsecureChannelCredentials());
-        }
+    // A fresh channel per probe: a channel that failed once backs off for a second or more.
+    channel.reset();
+    if (options.unix_socket) {
+      channel = grpc::CreateChannel(p->address_, grpc::InsecureChannelCredentials());
+    } else {
+      p->tcp_port_ = FindPort(p->Log(), R"(serving on 127\.0\.0\.1:(\d+))");
+      if (p->tcp_port_ != 0) {
+        channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", p->tcp_port_),
+                                      grpc::InsecureChannelCredentials());
       }
     }
     if (channel) {
