@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "storage/direct_file_appender.h"
 #include "storage/file_util.h"
 #include "storage/status_macros.h"
 
@@ -46,19 +47,24 @@ class FsBlobWriter : public BlobWriter {
           options_.expected_digest ? absl::StrCat(" for ", options_.expected_digest->ToString())
                                    : ""));
     }
-    hasher_.Update(data);
-    if (buffer_.size() + data.size() <= kWriteBufferSize) {
+    size_ += static_cast<int64_t>(data.size());
+    if (appender_ != nullptr) return Check(appender_->Append(data));
+    if (buffer_.size() + data.size() > kWriteBufferSize) {
+      // A large blob: switch to the overlapped O_DIRECT path (which hashes on its own thread),
+      // starting with what is buffered.
+      appender_ = std::make_unique<DirectFileAppender>(file_.fd(), file_.path(), &hasher_);
+      SLIPWAY_RETURN_IF_ERROR(Check(appender_->Append(buffer_)));
+      std::string().swap(buffer_);
+      return Check(appender_->Append(data));
+    }
+    {
       if (buffer_.capacity() == 0) buffer_.reserve(std::min(kWriteBufferSize, data.size() * 2));
       buffer_.append(data.data(), data.size());
       return absl::OkStatus();
     }
-    SLIPWAY_RETURN_IF_ERROR(Flush());
-    if (data.size() >= kWriteBufferSize) return Check(WriteAll(file_.fd(), data, file_.path()));
-    buffer_.append(data.data(), data.size());
-    return absl::OkStatus();
   }
 
-  int64_t bytes_written() const override { return hasher_.bytes(); }
+  int64_t bytes_written() const override { return size_; }
 
   absl::StatusOr<BlobInfo> Finish() override {
     if (state_ != State::kWriting) return NotWriting("Finish");
@@ -66,7 +72,7 @@ class FsBlobWriter : public BlobWriter {
     // Read-only before it becomes visible: a published blob is never modified in place.
     if (::fchmod(file_.fd(), 0444) != 0) return Check(ErrnoStatus(errno, "fchmod", file_.path()));
     if (::fsync(file_.fd()) != 0) return Check(ErrnoStatus(errno, "fsync", file_.path()));
-    int64_t size = hasher_.bytes();
+    int64_t size = size_;
     Digest digest = hasher_.Finish();
     bool digest_ok = !options_.expected_digest || *options_.expected_digest == digest;
     bool size_ok = !options_.expected_size || *options_.expected_size == size;
@@ -114,6 +120,9 @@ class FsBlobWriter : public BlobWriter {
   enum class State { kWriting, kFinished, kPublished, kFailed };
 
   absl::Status Flush() {
+    if (appender_ != nullptr) return Check(appender_->Finish());
+    // Small blobs are hashed here, once, as they are written (large ones by the appender).
+    hasher_.Update(buffer_);
     if (buffer_.empty()) return absl::OkStatus();
     absl::Status s = WriteAll(file_.fd(), buffer_, file_.path());
     buffer_.clear();
@@ -135,8 +144,10 @@ class FsBlobWriter : public BlobWriter {
   TempFile file_;
   const std::string blobs_dir_;
   const BlobWriterOptions options_;
-  Sha256Hasher hasher_;
-  std::string buffer_;
+  Sha256Hasher hasher_;  // owned here; fed by the appender's thread once it exists
+  int64_t size_ = 0;
+  std::string buffer_;                           // small blobs: written at Finish
+  std::unique_ptr<DirectFileAppender> appender_;  // large blobs: overlapped direct writes
   State state_ = State::kWriting;
   std::optional<BlobInfo> info_;
 };

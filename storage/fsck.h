@@ -11,7 +11,7 @@
 namespace slipway {
 
 struct FsckOptions {
-  bool repair = false;  // delete corrupt blobs and stray files, forget index rows for missing blobs
+  bool repair = false;  // delete corrupt blobs and stray files, drop images that lost blobs
 };
 
 struct FsckReport {
@@ -23,14 +23,21 @@ struct FsckReport {
   std::vector<std::string> unreferenced;  // valid blobs nothing refers to (GC's business; not errors)
   std::vector<std::string> broken_images; // images with a missing or corrupt blob
   int repaired = 0;
-  // No corrupt, missing or stray entries and no broken images.
+  std::vector<std::string> actions;       // with repair: one line per change made, in order
+  // No corrupt, missing or stray entries and no broken images. Describes what was found, so a
+  // repairing run that fixed everything still reports not clean; run again to confirm.
   bool clean() const;
   // Human-readable report, one finding a line, then a summary line.
   std::string ToText() const;
 };
 
-// Re-hashes every blob and reconciles the index with the disk.
-absl::StatusOr<FsckReport> RunFsck(BlobStore& blobs, ImageIndex& index, const FsckOptions& options);
+// Re-hashes every blob and reconciles the index with the disk. Every list in the report is
+// sorted. With repair: corrupt blobs and stray files are deleted (corrupt ones also forgotten
+// by the index), and images with a missing or corrupt blob are deleted from the index (they
+// cannot be rebuilt from what is on disk; their tags go with them). Unreferenced blobs are left
+// to the garbage collector. Errors other than a blob failing verification stop the run.
+absl::StatusOr<FsckReport> RunFsck(BlobStore& blobs, ImageIndex& index,
+                                   const FsckOptions& options);
 
 }  // namespace slipway
 

@@ -22,12 +22,15 @@ struct GcReport {
   int64_t bytes_removed = 0;
   int blobs_evicted_for_quota = 0;     // unreferenced, within grace, evicted LRU-first for quota
   int64_t bytes_evicted_for_quota = 0;
-  int64_t bytes_in_use = 0;            // what remains on disk
-  int blobs_live = 0;
+  int64_t bytes_in_use = 0;            // what remains on disk (dry_run: what would remain)
+  int blobs_live = 0;                  // live blobs present on disk
 };
 
 // Mark (tags, images, unexpired leases) and sweep. One run at a time: a second concurrent Run
-// gets ABORTED. Referenced blobs are never removed, whatever the quota.
+// gets ABORTED. Referenced blobs are never removed, whatever the quota. A blob's age runs from
+// the later of its mtime and its ImageIndex::LastUsed time. Removed blobs are also forgotten by
+// the index (ForgetBlob). An error (e.g. a failed Delete, naming the digest) stops the run;
+// what was removed before it stays removed, and the next run picks up the rest.
 class GarbageCollector {
  public:
   // `now_unix` supplies the time (injectable for tests).

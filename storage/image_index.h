@@ -2,6 +2,7 @@
 #define SLIPWAY_STORAGE_IMAGE_INDEX_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,7 +70,9 @@ class ImageIndex {
   virtual absl::StatusOr<LayerCompression> FindByDiffId(const Digest& diff_id) const = 0;
   virtual absl::StatusOr<LayerCompression> FindByCompressed(const Digest& compressed) const = 0;
 
-  // Leases.
+  // Leases. CreateLease: INVALID_ARGUMENT for ttl_seconds <= 0. AddToLease: NOT_FOUND for an
+  // unknown lease, FAILED_PRECONDITION for an expired one (GC may already have swept its blobs).
+  // ReleaseLease: NOT_FOUND for an unknown lease.
   virtual absl::StatusOr<Lease> CreateLease(int64_t ttl_seconds) = 0;
   virtual absl::Status AddToLease(absl::string_view lease_id,
                                   const std::vector<Digest>& digests) = 0;
@@ -81,16 +84,24 @@ class ImageIndex {
   // least recently used unreferenced blobs first when over quota.
   virtual absl::Status TouchBlobs(const std::vector<Digest>& digests, int64_t now_unix) = 0;
   virtual absl::StatusOr<int64_t> LastUsed(const Digest& digest) const = 0;  // NOT_FOUND
-  // Forgets everything the index knows of a blob that no longer exists (used by GC and fsck).
+  // Forgets everything the index knows of a blob that no longer exists (used by GC and fsck):
+  // its use time, lease entries and compression mappings. Image rows are left alone: an image
+  // that lost a blob is removed explicitly with DeleteImage (fsck --repair does).
   virtual absl::Status ForgetBlob(const Digest& digest) = 0;
 
   // Every blob digest any image row references (for fsck: referenced but missing on disk).
   virtual absl::StatusOr<std::vector<Digest>> ReferencedBlobs() const = 0;
+  // Every blob recorded for the stored image `manifest` (the `blobs` given to PutImage, child
+  // manifests of an index included), sorted by digest. NOT_FOUND for an unknown image. The
+  // default derives manifest + config + layers from Resolve() (misses an index's children).
+  virtual absl::StatusOr<std::vector<Descriptor>> ImageBlobs(const Digest& manifest) const;
   virtual int schema_version() const = 0;
 };
 
 struct SqliteImageIndexOptions {
   std::string path;  // the SQLite file, e.g. <data-dir>/index.db
+  // Clock for created_unix, lease expiry and blob use times; the wall clock when empty.
+  std::function<int64_t()> now_unix;
 };
 
 class SqliteImageIndex;

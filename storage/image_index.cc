@@ -1,0 +1,27 @@
+#include "storage/image_index.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "storage/status_macros.h"
+
+namespace slipway {
+
+// Only for implementations that do not keep the blob list: what the record itself names. The
+// config's size is not in ImageRecord, so it is reported as -1.
+absl::StatusOr<std::vector<Descriptor>> ImageIndex::ImageBlobs(const Digest& manifest) const {
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord image, Resolve(manifest.ToString()));
+  std::vector<Descriptor> out;
+  absl::flat_hash_set<Digest> seen;
+  auto add = [&](Descriptor d) {
+    if (seen.insert(d.digest).second) out.push_back(std::move(d));
+  };
+  add(image.manifest);
+  if (image.config.has_value()) add(Descriptor{"", *image.config, -1, {}});
+  for (const Descriptor& layer : image.layers) add(layer);
+  std::sort(out.begin(), out.end(),
+            [](const Descriptor& a, const Descriptor& b) { return a.digest < b.digest; });
+  return out;
+}
+
+}  // namespace slipway
