@@ -101,6 +101,9 @@ class FsBlobWriter : public BlobWriter {
                     RENAME_NOREPLACE) != 0) {
       int err = errno;
       if (err == EEXIST) {
+        // The same content is already there. Refresh its mtime: GC's grace period counts from
+        // the last write, and this publish is a write as far as the caller is concerned.
+        ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);
         file_.Discard();
         state_ = State::kPublished;
         return absl::OkStatus();
