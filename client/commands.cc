@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "client/dir_tar.h"
+#include "storage/image_name.h"
 
 namespace slipway::client {
 namespace {
@@ -291,7 +292,8 @@ int RunImages(Connection& conn, const std::vector<std::string>& raw) {
                                    HumanSize(image.total_size()), created);
     }
     for (const auto& tag : image.tags()) {
-      std::cout << absl::StrFormat("%-50s %-14s %-12s %s\n", tag, digest,
+      // The short form Docker users know ("alpine:latest"); --json keeps the stored form.
+      std::cout << absl::StrFormat("%-50s %-14s %-12s %s\n", FamiliarTag(tag), digest,
                                    HumanSize(image.total_size()), created);
     }
   }
