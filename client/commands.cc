@@ -1,6 +1,7 @@
 #include "client/commands.h"
 
 #include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -172,9 +171,9 @@ int RunImport(Connection& conn, const std::vector<std::string>& raw) {
   if (!status.ok()) return FailRpc("ImportImage", status);
   if (!local.ok()) return Fail("import", std::string(local.message()));
   const auto& image = response.image();
-  std::cout << "imported " << image.manifest().digest() << " (" << HumanSize(response.bytes_received())
-            << " received, " << response.blobs_stored() << " new blobs, " << response.blobs_present()
-            << " already stored)\n";
+  std::cout << "imported " << image.manifest().digest() << " ("
+            << HumanSize(response.bytes_received()) << " received, " << response.blobs_stored()
+            << " new blobs, " << response.blobs_present() << " already stored)\n";
   for (const auto& tag : image.tags()) std::cout << "tagged " << tag << "\n";
   return kExitOk;
 }
@@ -196,7 +195,8 @@ int RunExport(Connection& conn, const std::vector<std::string>& raw) {
       } else if (value == "oci") {
         request.set_format(v1::OCI_ARCHIVE);
       } else {
-        return Usage("export: --format must be docker, docker-legacy or oci, not \"" + value + "\"");
+        return Usage("export: --format must be docker, docker-legacy or oci, not \"" + value +
+                     "\"");
       }
     }
   }
@@ -208,7 +208,8 @@ int RunExport(Connection& conn, const std::vector<std::string>& raw) {
     std::filesystem::path out_path(output);
     std::error_code ec;
     if (out_path.has_parent_path()) std::filesystem::create_directories(out_path.parent_path(), ec);
-    if (ec) return Fail("export", absl::StrCat(out_path.parent_path().string(), ": ", ec.message()));
+    if (ec)
+      return Fail("export", absl::StrCat(out_path.parent_path().string(), ": ", ec.message()));
     temp = output + ".tmp-XXXXXX";
     fd = ::mkstemp(temp.data());
     if (fd < 0) return Fail("export", absl::StrCat(temp, ": ", std::strerror(errno)));
@@ -284,8 +285,8 @@ int RunImages(Connection& conn, const std::vector<std::string>& raw) {
   }
   std::cout << absl::StrFormat("%-50s %-14s %-12s %s\n", "TAG", "DIGEST", "SIZE", "CREATED");
   for (const auto& image : response.images()) {
-    std::string created = absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(image.created_unix()),
-                                           absl::UTCTimeZone());
+    std::string created = absl::FormatTime(
+        "%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(image.created_unix()), absl::UTCTimeZone());
     std::string digest = ShortDigest(image.manifest().digest());
     if (image.tags().empty()) {
       std::cout << absl::StrFormat("%-50s %-14s %-12s %s\n", "<none>", digest,
@@ -331,7 +332,8 @@ int RunRm(Connection& conn, const std::vector<std::string>& raw) {
       continue;
     }
     for (const auto& tag : response.untagged()) std::cout << "untagged " << tag << "\n";
-    if (!response.deleted_digest().empty()) std::cout << "deleted " << response.deleted_digest() << "\n";
+    if (!response.deleted_digest().empty())
+      std::cout << "deleted " << response.deleted_digest() << "\n";
   }
   return rc;
 }

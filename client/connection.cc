@@ -1,11 +1,11 @@
 #include "client/connection.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include <chrono>
 #include <fstream>
 #include <sstream>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -48,7 +48,8 @@ absl::StatusOr<ConnectionSettings> SettingsFromEnvironment(const EnvLookup& env,
     std::string first = text->substr(0, text->find('\n'));
     s.token = std::string(absl::StripAsciiWhitespace(first));
     if (s.token.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("SLIPWAY_TOKEN_FILE=", *file, ": holds no token"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("SLIPWAY_TOKEN_FILE=", *file, ": holds no token"));
     }
   }
   bool is_unix = absl::StartsWith(s.address, "unix:");
@@ -77,7 +78,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionSet
   args.SetMaxReceiveMessageSize(16 << 20);
   std::unique_ptr<Connection> c(new Connection());
   c->channel_ = grpc::CreateCustomChannel(settings.address, creds, args);
-  if (!c->channel_) return absl::InvalidArgumentError("SLIPWAY_ADDR: cannot make a channel to " + settings.address);
+  if (!c->channel_)
+    return absl::InvalidArgumentError("SLIPWAY_ADDR: cannot make a channel to " + settings.address);
   c->stub_ = v1::Slipway::NewStub(c->channel_);
   c->token_ = settings.token;
   return c;

@@ -1,13 +1,13 @@
 #ifndef SLIPWAY_CLIENT_CONNECTION_H_
 #define SLIPWAY_CLIENT_CONNECTION_H_
 
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <grpcpp/channel.h>
-#include <grpcpp/client_context.h>
 
 #include "absl/status/statusor.h"
 #include "slipway/v1/slipway.grpc.pb.h"

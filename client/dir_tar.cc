@@ -38,7 +38,8 @@ struct EntryDeleter {
 
 absl::Status ArchiveError(struct archive* a, const WriteState& state, const std::string& what) {
   if (!state.status.ok()) return state.status;
-  return absl::UnavailableError(absl::StrCat(what, ": ", archive_error_string(a) ? archive_error_string(a) : "tar error"));
+  return absl::UnavailableError(
+      absl::StrCat(what, ": ", archive_error_string(a) ? archive_error_string(a) : "tar error"));
 }
 
 }  // namespace
@@ -103,8 +104,8 @@ absl::Status TarDirectory(const std::string& dir,
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         ::close(fd);
-        return absl::InvalidArgumentError(
-            absl::StrCat(full, ": ", n == 0 ? "file shrank while being read" : std::strerror(errno)));
+        return absl::InvalidArgumentError(absl::StrCat(
+            full, ": ", n == 0 ? "file shrank while being read" : std::strerror(errno)));
       }
       if (archive_write_data(a.get(), buffer.data(), static_cast<size_t>(n)) < 0) {
         ::close(fd);

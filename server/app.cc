@@ -1,6 +1,11 @@
 #include "server/app.h"
 
 #include <fcntl.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -16,12 +21,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -52,7 +51,9 @@ absl::Status ErrnoError(const std::string& what) {
 absl::Status MakeDirs(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create directory ", dir, ": ", ec.message()));
+  if (ec)
+    return absl::UnavailableError(
+        absl::StrCat("cannot create directory ", dir, ": ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -159,7 +160,8 @@ absl::Status App::Init(const Config& config) {
     ssl.pem_key_cert_pairs.push_back(std::move(pair));
     tls_creds = grpc::SslServerCredentials(ssl);
     // Set once: the processor only ever runs on TCP listeners, which require a token.
-    if (!token.empty()) tls_creds->SetAuthMetadataProcessor(std::make_shared<BearerTokenAuthProcessor>(token));
+    if (!token.empty())
+      tls_creds->SetAuthMetadataProcessor(std::make_shared<BearerTokenAuthProcessor>(token));
   }
 
   SLIPWAY_ASSIGN_OR_RETURN(lock_, DataDirLock::Acquire(config_.data_dir));
@@ -232,7 +234,8 @@ absl::Status App::Init(const Config& config) {
   server_ = builder.BuildAndStart();
   ::umask(old_umask);
   if (!server_) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", absl::StrJoin(config_.listen, ", "),
+    return absl::UnavailableError(absl::StrCat("cannot listen on ",
+                                               absl::StrJoin(config_.listen, ", "),
                                                " (address in use or not permitted?)"));
   }
   for (const auto& [text, port] : bound) {
@@ -260,7 +263,8 @@ absl::Status App::Run() {
   sigaddset(&set, SIGINT);
   int sig = 0;
   if (sigwait(&set, &sig) != 0) return absl::InternalError("sigwait failed");
-  GetLogger("app")->info("received {}, draining for up to {}", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+  GetLogger("app")->info("received {}, draining for up to {}",
+                         sig == SIGTERM ? "SIGTERM" : "SIGINT",
                          absl::FormatDuration(config_.drain_timeout));
   Shutdown();
   return absl::OkStatus();

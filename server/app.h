@@ -15,7 +15,7 @@ class Server;
 namespace prometheus {
 class Exposer;
 class Registry;
-}
+}  // namespace prometheus
 
 namespace slipway {
 

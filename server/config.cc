@@ -34,8 +34,8 @@ absl::Status CheckLogLevel(const std::string& level, const std::string& where) {
 absl::Status CheckListen(const std::string& addr, const std::string& where) {
   if (absl::StartsWith(addr, "unix://")) {
     if (addr.size() <= 7 || addr[7] != '/') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": \"", addr, "\" must be unix:///absolute/path (three slashes)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": \"", addr, "\" must be unix:///absolute/path (three slashes)"));
     }
     return absl::OkStatus();
   }
@@ -43,8 +43,8 @@ absl::Status CheckListen(const std::string& addr, const std::string& where) {
   int port = 0;
   if (colon == std::string::npos || colon == 0 ||
       !absl::SimpleAtoi(addr.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": \"", addr, "\" is neither unix:///path nor host:port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": \"", addr, "\" is neither unix:///path nor host:port"));
   }
   return absl::OkStatus();
 }
@@ -59,8 +59,8 @@ absl::Status CheckMetricsListen(const std::string& addr, const std::string& wher
 }
 
 // One setting, applied from text (env and flags are text; JSON strings too).
-absl::Status ApplyText(const std::string& key, const std::string& value,
-                       const std::string& where, Config& config) {
+absl::Status ApplyText(const std::string& key, const std::string& value, const std::string& where,
+                       Config& config) {
   if (key == "data_dir") {
     if (value.empty()) return absl::InvalidArgumentError(where + ": data dir must not be empty");
     config.data_dir = value;
@@ -79,15 +79,18 @@ absl::Status ApplyText(const std::string& key, const std::string& value,
     config.tls_key = value;
   } else if (key == "gc_grace") {
     auto seconds = ParseDurationSeconds(value);
-    if (!seconds.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", seconds.status().message()));
+    if (!seconds.ok())
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", seconds.status().message()));
     config.gc_grace_seconds = *seconds;
   } else if (key == "store_quota") {
     auto bytes = ParseByteSize(value);
-    if (!bytes.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", bytes.status().message()));
+    if (!bytes.ok())
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", bytes.status().message()));
     config.store_quota_bytes = *bytes;
   } else if (key == "drain_timeout") {
     auto seconds = ParseDurationSeconds(value);
-    if (!seconds.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", seconds.status().message()));
+    if (!seconds.ok())
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", seconds.status().message()));
     config.drain_timeout = absl::Seconds(*seconds);
   } else {
     return absl::InternalError(absl::StrCat("no setting named ", key));
@@ -95,24 +98,19 @@ absl::Status ApplyText(const std::string& key, const std::string& value,
   return absl::OkStatus();
 }
 
-const char* const kJsonKeys[] = {"data_dir",        "listen",   "metrics_listen",
-                                 "log_level",       "auth_token_file", "tls_cert",
-                                 "tls_key",         "gc_grace", "store_quota",
-                                 "drain_timeout"};
+const char* const kJsonKeys[] = {"data_dir",        "listen",       "metrics_listen", "log_level",
+                                 "auth_token_file", "tls_cert",     "tls_key",        "gc_grace",
+                                 "store_quota",     "drain_timeout"};
 
 struct EnvBinding {
   const char* var;
   const char* key;
 };
 const EnvBinding kEnvBindings[] = {
-    {"SLIPWAY_DATA_DIR", "data_dir"},
-    {"SLIPWAY_METRICS_LISTEN", "metrics_listen"},
-    {"SLIPWAY_LOG_LEVEL", "log_level"},
-    {"SLIPWAY_AUTH_TOKEN_FILE", "auth_token_file"},
-    {"SLIPWAY_TLS_CERT", "tls_cert"},
-    {"SLIPWAY_TLS_KEY", "tls_key"},
-    {"SLIPWAY_GC_GRACE", "gc_grace"},
-    {"SLIPWAY_STORE_QUOTA", "store_quota"},
+    {"SLIPWAY_DATA_DIR", "data_dir"},           {"SLIPWAY_METRICS_LISTEN", "metrics_listen"},
+    {"SLIPWAY_LOG_LEVEL", "log_level"},         {"SLIPWAY_AUTH_TOKEN_FILE", "auth_token_file"},
+    {"SLIPWAY_TLS_CERT", "tls_cert"},           {"SLIPWAY_TLS_KEY", "tls_key"},
+    {"SLIPWAY_GC_GRACE", "gc_grace"},           {"SLIPWAY_STORE_QUOTA", "store_quota"},
     {"SLIPWAY_DRAIN_TIMEOUT", "drain_timeout"},
 };
 
@@ -121,14 +119,10 @@ struct FlagBinding {
   const char* key;
 };
 const FlagBinding kFlagBindings[] = {
-    {"data-dir", "data_dir"},
-    {"metrics-listen", "metrics_listen"},
-    {"log-level", "log_level"},
-    {"auth-token-file", "auth_token_file"},
-    {"tls-cert", "tls_cert"},
-    {"tls-key", "tls_key"},
-    {"gc-grace", "gc_grace"},
-    {"store-quota", "store_quota"},
+    {"data-dir", "data_dir"},           {"metrics-listen", "metrics_listen"},
+    {"log-level", "log_level"},         {"auth-token-file", "auth_token_file"},
+    {"tls-cert", "tls_cert"},           {"tls-key", "tls_key"},
+    {"gc-grace", "gc_grace"},           {"store-quota", "store_quota"},
     {"drain-timeout", "drain_timeout"},
 };
 
@@ -173,8 +167,7 @@ std::string DefaultListenAddress(const ConfigEnvironment& env, const std::string
   return "unix://" + dir + "/slipway.sock";
 }
 
-absl::Status ApplyConfigJson(const std::string& text, const std::string& source,
-                             Config& config) {
+absl::Status ApplyConfigJson(const std::string& text, const std::string& source, Config& config) {
   // nlohmann throws; nothing may escape this function.
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
@@ -190,9 +183,8 @@ absl::Status ApplyConfigJson(const std::string& text, const std::string& source,
     if (!known) unknown.push_back("\"" + it.key() + "\"");
   }
   if (!unknown.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": unknown key",
-                                                   unknown.size() > 1 ? "s " : " ",
-                                                   absl::StrJoin(unknown, ", ")));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": unknown key", unknown.size() > 1 ? "s " : " ", absl::StrJoin(unknown, ", ")));
   }
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     const std::string& key = it.key();
@@ -223,11 +215,11 @@ absl::Status ApplyConfigJson(const std::string& text, const std::string& source,
                (key == "gc_grace" || key == "store_quota" || key == "drain_timeout")) {
       text_value = std::to_string(value.get<int64_t>());
     } else {
-      return absl::InvalidArgumentError(where + ": wrong type (want a string" +
-                                        std::string(key == "gc_grace" || key == "store_quota" ||
-                                                            key == "drain_timeout"
-                                                        ? " or an integer)"
-                                                        : ")"));
+      return absl::InvalidArgumentError(
+          where + ": wrong type (want a string" +
+          std::string(key == "gc_grace" || key == "store_quota" || key == "drain_timeout"
+                          ? " or an integer)"
+                          : ")"));
     }
     SLIPWAY_RETURN_IF_ERROR(ApplyText(key, text_value, where, config));
   }
@@ -239,7 +231,8 @@ absl::Status ApplyConfigFile(const std::string& path, Config& config) {
   if (!in) return absl::NotFoundError(absl::StrCat("config file ", path, ": cannot open"));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad()) return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": read error"));
+  if (in.bad())
+    return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": read error"));
   SLIPWAY_RETURN_IF_ERROR(ApplyConfigJson(buffer.str(), "config file " + path, config));
   config.config_file = path;
   return absl::OkStatus();
@@ -252,8 +245,7 @@ absl::Status ApplyEnvironment(const ConfigEnvironment& env, Config& config) {
     SLIPWAY_RETURN_IF_ERROR(ApplyText(binding.key, *value, binding.var, config));
   }
   if (auto listen = env.getenv("SLIPWAY_LISTEN"); listen && !listen->empty()) {
-    std::vector<std::string> addrs =
-        absl::StrSplit(*listen, ',', absl::SkipWhitespace());
+    std::vector<std::string> addrs = absl::StrSplit(*listen, ',', absl::SkipWhitespace());
     for (auto& a : addrs) {
       a = std::string(absl::StripAsciiWhitespace(a));
       SLIPWAY_RETURN_IF_ERROR(CheckListen(a, "SLIPWAY_LISTEN"));
@@ -368,7 +360,8 @@ absl::StatusOr<int64_t> ParseByteSize(const std::string& text) {
   while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
   int64_t number = 0;
   if (i == 0 || !absl::SimpleAtoi(t.substr(0, i), &number)) {
-    return absl::InvalidArgumentError("bad size \"" + text + "\" (want e.g. 1073741824, 512MiB, 10GiB)");
+    return absl::InvalidArgumentError("bad size \"" + text +
+                                      "\" (want e.g. 1073741824, 512MiB, 10GiB)");
   }
   std::string unit = absl::AsciiStrToLower(absl::StripAsciiWhitespace(t.substr(i)));
   struct Unit {
@@ -376,11 +369,20 @@ absl::StatusOr<int64_t> ParseByteSize(const std::string& text) {
     int64_t factor;
   };
   static constexpr Unit kUnits[] = {
-      {"", 1},           {"b", 1},
-      {"k", 1LL << 10},  {"kib", 1LL << 10}, {"kb", 1000},
-      {"m", 1LL << 20},  {"mib", 1LL << 20}, {"mb", 1000000},
-      {"g", 1LL << 30},  {"gib", 1LL << 30}, {"gb", 1000000000},
-      {"t", 1LL << 40},  {"tib", 1LL << 40}, {"tb", 1000000000000},
+      {"", 1},
+      {"b", 1},
+      {"k", 1LL << 10},
+      {"kib", 1LL << 10},
+      {"kb", 1000},
+      {"m", 1LL << 20},
+      {"mib", 1LL << 20},
+      {"mb", 1000000},
+      {"g", 1LL << 30},
+      {"gib", 1LL << 30},
+      {"gb", 1000000000},
+      {"t", 1LL << 40},
+      {"tib", 1LL << 40},
+      {"tb", 1000000000000},
   };
   for (const auto& u : kUnits) {
     if (unit == u.name) {
@@ -390,7 +392,8 @@ absl::StatusOr<int64_t> ParseByteSize(const std::string& text) {
       return number * u.factor;
     }
   }
-  return absl::InvalidArgumentError("bad size unit in \"" + text + "\" (want B, KiB, MiB, GiB, TiB)");
+  return absl::InvalidArgumentError("bad size unit in \"" + text +
+                                    "\" (want B, KiB, MiB, GiB, TiB)");
 }
 
 }  // namespace slipway

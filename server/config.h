@@ -17,17 +17,17 @@ namespace slipway {
 //   embedded defaults < JSON config file (--config / SLIPWAY_CONFIG) < environment < flags.
 // docs/CONFIGURATION.md documents every setting; keep the two in step.
 struct Config {
-  std::string data_dir;                 // blobs, index.db, LOCK
-  std::vector<std::string> listen;      // "unix:///path" or "host:port"; never empty after Load
-  std::string metrics_listen;           // "host:port"; empty = no metrics endpoint
-  std::string log_level = "info";       // trace, debug, info, warn, error, critical, off
-  std::string auth_token_file;          // required for any TCP listener
-  std::string tls_cert;                 // PEM; required (with tls_key) off loopback
+  std::string data_dir;             // blobs, index.db, LOCK
+  std::vector<std::string> listen;  // "unix:///path" or "host:port"; never empty after Load
+  std::string metrics_listen;       // "host:port"; empty = no metrics endpoint
+  std::string log_level = "info";   // trace, debug, info, warn, error, critical, off
+  std::string auth_token_file;      // required for any TCP listener
+  std::string tls_cert;             // PEM; required (with tls_key) off loopback
   std::string tls_key;
-  int64_t gc_grace_seconds = 3600;      // unreferenced blobs younger than this survive GC
-  int64_t store_quota_bytes = 0;        // 0 = no quota
+  int64_t gc_grace_seconds = 3600;  // unreferenced blobs younger than this survive GC
+  int64_t store_quota_bytes = 0;    // 0 = no quota
   absl::Duration drain_timeout = absl::Seconds(30);
-  std::string config_file;              // the file that was read, if any (for logs)
+  std::string config_file;  // the file that was read, if any (for logs)
 };
 
 // What the loader needs from the process, injectable so tests control it.

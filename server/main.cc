@@ -15,8 +15,10 @@
 namespace {
 
 constexpr char kUsage[] =
-    "usage: slipwayd [--config FILE] [--data-dir DIR] [--listen ADDR]... [--metrics-listen HOST:PORT]\n"
-    "                [--log-level LEVEL] [--auth-token-file FILE] [--tls-cert FILE --tls-key FILE]\n"
+    "usage: slipwayd [--config FILE] [--data-dir DIR] [--listen ADDR]... [--metrics-listen "
+    "HOST:PORT]\n"
+    "                [--log-level LEVEL] [--auth-token-file FILE] [--tls-cert FILE --tls-key "
+    "FILE]\n"
     "                [--gc-grace DURATION] [--store-quota SIZE] [--drain-timeout DURATION]\n"
     "       slipwayd fsck [--repair] [--data-dir DIR] [--config FILE]\n"
     "       slipwayd --version\n"

@@ -24,7 +24,8 @@ bool BearerTokenMatches(absl::string_view authorization_header, absl::string_vie
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("auth token file ", path, ": cannot open"));
+  if (!in)
+    return absl::InvalidArgumentError(absl::StrCat("auth token file ", path, ": cannot open"));
   std::string line;
   std::getline(in, line);
   std::string token(absl::StripAsciiWhitespace(line));

@@ -1,10 +1,10 @@
 #ifndef SLIPWAY_SERVER_COMMON_AUTH_H_
 #define SLIPWAY_SERVER_COMMON_AUTH_H_
 
+#include <grpcpp/security/auth_metadata_processor.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/security/auth_metadata_processor.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

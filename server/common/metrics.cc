@@ -6,8 +6,7 @@ namespace {
 // From 1 ms to ~5 min: metadata calls sit at the bottom, imports/exports of large images at the
 // top.
 prometheus::Histogram::BucketBoundaries RpcBuckets() {
-  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-          1,     2.5,    5,     10,   30,    60,   120, 300};
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
 }
 
 }  // namespace

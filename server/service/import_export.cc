@@ -114,7 +114,8 @@ grpc::Status SlipwayService::ImportImage(grpc::ServerContext* context,
   RpcScope scope("ImportImage", context, metrics_, request_ids_, *log_);
   v1::ImportImageRequest first;
   if (!reader->Read(&first)) {
-    return scope.Finish(absl::InvalidArgumentError("options: the stream ended before ImportOptions"));
+    return scope.Finish(
+        absl::InvalidArgumentError("options: the stream ended before ImportOptions"));
   }
   if (first.msg_case() != v1::ImportImageRequest::kOptions) {
     return scope.Finish(absl::InvalidArgumentError(
@@ -144,9 +145,9 @@ grpc::Status SlipwayService::ImportImage(grpc::ServerContext* context,
   response->set_blobs_stored(result->blobs_stored);
   response->set_blobs_present(result->blobs_present);
   response->set_layers_compressed(result->layers_compressed);
-  scope.log().info("[req={}] imported {} ({} bytes received, {} blobs new, {} present)",
-                   scope.id(), result->image.manifest.digest.ToString(), source.bytes(),
-                   result->blobs_stored, result->blobs_present);
+  scope.log().info("[req={}] imported {} ({} bytes received, {} blobs new, {} present)", scope.id(),
+                   result->image.manifest.digest.ToString(), source.bytes(), result->blobs_stored,
+                   result->blobs_present);
   RefreshStoreGauges();
   return scope.Finish(grpc::Status::OK);
 }
@@ -187,8 +188,8 @@ grpc::Status SlipwayService::ExportImage(grpc::ServerContext* context,
     if (context->IsCancelled()) return scope.Finish(absl::CancelledError("export cancelled"));
     return scope.Finish(s);
   }
-  scope.log().info("[req={}] exported {} ({} bytes)", scope.id(),
-                   image->manifest.digest.ToString(), sink.bytes());
+  scope.log().info("[req={}] exported {} ({} bytes)", scope.id(), image->manifest.digest.ToString(),
+                   sink.bytes());
   return scope.Finish(grpc::Status::OK);
 }
 

@@ -1,9 +1,9 @@
 #ifndef SLIPWAY_SERVER_SERVICE_RPC_SCOPE_H_
 #define SLIPWAY_SERVER_SERVICE_RPC_SCOPE_H_
 
-#include <string>
-
 #include <grpcpp/server_context.h>
+
+#include <string>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -21,18 +21,23 @@ class RpcScope {
  public:
   RpcScope(const char* method, grpc::ServerContext* context, ServerMetrics& metrics,
            RequestIdGenerator& ids, spdlog::logger& log)
-      : method_(method), metrics_(metrics), log_(log), start_(absl::Now()),
+      : method_(method),
+        metrics_(metrics),
+        log_(log),
+        start_(absl::Now()),
         in_flight_(metrics.RpcInFlight(method)) {
     const auto& md = context->client_metadata();
     auto it = md.find("x-request-id");
-    if (it != md.end()) id_ = SanitizeRequestId(absl::string_view(it->second.data(), it->second.size()));
+    if (it != md.end())
+      id_ = SanitizeRequestId(absl::string_view(it->second.data(), it->second.size()));
     if (id_.empty()) id_ = ids.Next();
     context->AddInitialMetadata("x-request-id", id_);
     in_flight_.Increment();
     log_.debug("[req={}] {} started", id_, method_);
   }
   ~RpcScope() {
-    if (!finished_) Finish(grpc::Status(grpc::StatusCode::INTERNAL, "handler ended without status"));
+    if (!finished_)
+      Finish(grpc::Status(grpc::StatusCode::INTERNAL, "handler ended without status"));
   }
   RpcScope(const RpcScope&) = delete;
   RpcScope& operator=(const RpcScope&) = delete;

@@ -158,7 +158,8 @@ grpc::Status SlipwayService::DeleteImage(grpc::ServerContext* context,
     auto removed = index_.DeleteImage(*digest);
     if (!removed.ok()) {
       if (absl::IsNotFound(removed.status())) {
-        return scope.Finish(absl::NotFoundError(absl::StrCat("ref: no image \"", ref, "\" in the store")));
+        return scope.Finish(
+            absl::NotFoundError(absl::StrCat("ref: no image \"", ref, "\" in the store")));
       }
       return scope.Finish(removed.status());
     }
@@ -170,7 +171,8 @@ grpc::Status SlipwayService::DeleteImage(grpc::ServerContext* context,
     if (!tag.ok()) return scope.Finish(WithField(tag.status(), "ref"));
     absl::Status s = index_.Untag(*tag);
     if (absl::IsNotFound(s)) {
-      return scope.Finish(absl::NotFoundError(absl::StrCat("ref: no tag \"", ref, "\" in the store")));
+      return scope.Finish(
+          absl::NotFoundError(absl::StrCat("ref: no tag \"", ref, "\" in the store")));
     }
     if (!s.ok()) return scope.Finish(s);
     response->add_untagged(*tag);
@@ -188,8 +190,8 @@ grpc::Status SlipwayService::GarbageCollect(grpc::ServerContext* context,
   options.dry_run = request->dry_run();
   options.quota_bytes = options_.store_quota_bytes;
   if (request->grace_period_seconds() < -1) {
-    return scope.Finish(absl::InvalidArgumentError(
-        "grace_period_seconds: must be -1 (server default) or >= 0"));
+    return scope.Finish(
+        absl::InvalidArgumentError("grace_period_seconds: must be -1 (server default) or >= 0"));
   }
   options.grace_period_seconds = request->grace_period_seconds() == -1
                                      ? options_.gc_grace_seconds
@@ -208,9 +210,10 @@ grpc::Status SlipwayService::GarbageCollect(grpc::ServerContext* context,
   response->set_bytes_removed(report->bytes_removed);
   response->set_blobs_evicted_for_quota(report->blobs_evicted_for_quota);
   response->set_bytes_in_use(report->bytes_in_use);
-  scope.log().info("[req={}] gc{}: removed {} blobs ({} bytes), evicted {} for quota, {} bytes in use",
-                   scope.id(), options.dry_run ? " (dry run)" : "", report->blobs_removed,
-                   report->bytes_removed, report->blobs_evicted_for_quota, report->bytes_in_use);
+  scope.log().info(
+      "[req={}] gc{}: removed {} blobs ({} bytes), evicted {} for quota, {} bytes in use",
+      scope.id(), options.dry_run ? " (dry run)" : "", report->blobs_removed, report->bytes_removed,
+      report->blobs_evicted_for_quota, report->bytes_in_use);
   RefreshStoreGauges();
   return scope.Finish(grpc::Status::OK);
 }

@@ -81,11 +81,12 @@ TEST_F(ClientImportExportTest, ImportDirectoryTagExportAndRemove) {
   for (const auto& entry : std::filesystem::directory_iterator(dir_.Sub("out/nested"))) {
     EXPECT_EQ(entry.path().filename(), "busybox.tar") << "temp file left: " << entry.path();
   }
-  ProcessResult inspect = RunProcess({"/usr/bin/skopeo", "inspect", "--raw",
-                                      "docker-archive:" + out}, {}, absl::Seconds(60));
+  ProcessResult inspect = RunProcess(
+      {"/usr/bin/skopeo", "inspect", "--raw", "docker-archive:" + out}, {}, absl::Seconds(60));
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
-  ProcessResult want = RunProcess({"/usr/bin/skopeo", "inspect", "--raw",
-                                   "oci:" + dir_.Sub("oci") + ":v1"}, {}, absl::Seconds(60));
+  ProcessResult want =
+      RunProcess({"/usr/bin/skopeo", "inspect", "--raw", "oci:" + dir_.Sub("oci") + ":v1"}, {},
+                 absl::Seconds(60));
   ASSERT_EQ(want.exit_code, 0) << want.err;
   EXPECT_EQ(inspect.out, want.out);
 
@@ -110,10 +111,11 @@ TEST_F(ClientImportExportTest, ImportDirectoryTagExportAndRemove) {
   r = Slipway({"images", "--json"});
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr(digest)));
 
-  ProcessResult metrics = RunProcess(
-      {"/usr/bin/curl", "-sS", "--max-time", "10",
-       absl::StrCat("http://127.0.0.1:", server_->metrics_port(), "/metrics")});
-  EXPECT_THAT(metrics.out, HasSubstr("slipway_rpc_requests_total{code=\"OK\",method=\"ImportImage\"} 1"));
+  ProcessResult metrics =
+      RunProcess({"/usr/bin/curl", "-sS", "--max-time", "10",
+                  absl::StrCat("http://127.0.0.1:", server_->metrics_port(), "/metrics")});
+  EXPECT_THAT(metrics.out,
+              HasSubstr("slipway_rpc_requests_total{code=\"OK\",method=\"ImportImage\"} 1"));
   EXPECT_THAT(metrics.out, ::testing::Not(HasSubstr("slipway_import_bytes_total 0")));
 }
 

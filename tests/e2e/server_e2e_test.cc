@@ -1,8 +1,7 @@
 // End-to-end: the real slipwayd and slipway binaries on a temp data dir and a temp socket.
-#include <sys/stat.h>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -135,10 +134,10 @@ TEST(ServerE2eTest, TcpListenerWithoutTokenRefusesToStart) {
 TEST(ServerE2eTest, NonLoopbackTcpWithoutTlsRefusesToStart) {
   TempDir dir;
   testing::WriteFile(dir.Sub("token"), "t0ken\n");
-  ProcessResult r = RunProcess({SLIPWAYD_BIN, "--data-dir", dir.Sub("data"), "--listen",
-                                "0.0.0.0:0", "--auth-token-file", dir.Sub("token"),
-                                "--metrics-listen", ""},
-                               {}, absl::Seconds(30));
+  ProcessResult r =
+      RunProcess({SLIPWAYD_BIN, "--data-dir", dir.Sub("data"), "--listen", "0.0.0.0:0",
+                  "--auth-token-file", dir.Sub("token"), "--metrics-listen", ""},
+                 {}, absl::Seconds(30));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr("TLS"));
 }
@@ -157,9 +156,9 @@ TEST(ServerE2eTest, TcpListenerRequiresTheBearerToken) {
   v1::ListImagesResponse response;
   EXPECT_EQ(stub->ListImages(Ctx().get(), v1::ListImagesRequest(), &response).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(stub->ListImages(Ctx("wrong-token").get(), v1::ListImagesRequest(), &response)
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      stub->ListImages(Ctx("wrong-token").get(), v1::ListImagesRequest(), &response).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
   grpc::Status ok = stub->ListImages(Ctx("right-token").get(), v1::ListImagesRequest(), &response);
   EXPECT_TRUE(ok.ok()) << ok.error_message();
   // Health on TCP is authenticated too.
@@ -205,12 +204,13 @@ TEST(ServerE2eTest, MetricsServeRpcCounters) {
   ASSERT_TRUE(stub->ListImages(Ctx().get(), v1::ListImagesRequest(), &response).ok());
   v1::ScanResponse scan;
   stub->Scan(Ctx().get(), v1::ScanRequest(), &scan);
-  ProcessResult r = RunProcess(
-      {"/usr/bin/curl", "-sS", "--max-time", "10",
-       absl::StrCat("http://127.0.0.1:", server->metrics_port(), "/metrics")});
+  ProcessResult r =
+      RunProcess({"/usr/bin/curl", "-sS", "--max-time", "10",
+                  absl::StrCat("http://127.0.0.1:", server->metrics_port(), "/metrics")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("slipway_rpc_requests_total{code=\"OK\",method=\"ListImages\"} 1"));
-  EXPECT_THAT(r.out, HasSubstr("slipway_rpc_requests_total{code=\"UNIMPLEMENTED\",method=\"Scan\"} 1"));
+  EXPECT_THAT(r.out,
+              HasSubstr("slipway_rpc_requests_total{code=\"UNIMPLEMENTED\",method=\"Scan\"} 1"));
   EXPECT_THAT(r.out, HasSubstr("slipway_rpc_duration_seconds_bucket{method=\"ListImages\""));
   EXPECT_THAT(r.out, HasSubstr("slipway_store_bytes"));
   EXPECT_THAT(r.out, HasSubstr("slipway_rpc_in_flight{method=\"ListImages\"} 0"));
@@ -256,8 +256,8 @@ TEST(ClientE2eTest, ImagesTagRmAndErrors) {
 
 TEST(ClientE2eTest, UnreachableServerIsOneLineError) {
   TempDir dir;
-  ProcessResult r = RunProcess({SLIPWAY_BIN, "images"},
-                               {{"SLIPWAY_ADDR", "unix://" + dir.Sub("nobody.sock")}});
+  ProcessResult r =
+      RunProcess({SLIPWAY_BIN, "images"}, {{"SLIPWAY_ADDR", "unix://" + dir.Sub("nobody.sock")}});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("slipway: ListImages: "));
 }

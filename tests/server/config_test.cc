@@ -76,10 +76,10 @@ TEST(ConfigTest, FileThenEnvThenFlags) {
   EXPECT_EQ(config->gc_grace_seconds, 7200);  // untouched by env
 
   // Flags beat both; --listen repeats.
-  config = LoadConfig(Flags({"--config", file, "--data-dir", "/from/flag", "--listen",
-                             "unix:///a.sock", "--listen=127.0.0.1:1", "--gc-grace", "90",
-                             "--metrics-listen", ""}),
-                      env);
+  config =
+      LoadConfig(Flags({"--config", file, "--data-dir", "/from/flag", "--listen", "unix:///a.sock",
+                        "--listen=127.0.0.1:1", "--gc-grace", "90", "--metrics-listen", ""}),
+                 env);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->data_dir, "/from/flag");
   EXPECT_EQ(config->listen, (std::vector<std::string>{"unix:///a.sock", "127.0.0.1:1"}));

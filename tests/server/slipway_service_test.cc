@@ -30,8 +30,8 @@ class SlipwayServiceTest : public ::testing::Test {
     auto index = OpenSqliteImageIndex(index_options);
     ASSERT_TRUE(index.ok()) << index.status();
     index_ = *std::move(index);
-    gc_ = std::make_unique<GarbageCollector>(*blobs_, *index_,
-                                             [] { return static_cast<int64_t>(std::time(nullptr)); });
+    gc_ = std::make_unique<GarbageCollector>(
+        *blobs_, *index_, [] { return static_cast<int64_t>(std::time(nullptr)); });
     metrics_ = std::make_unique<ServerMetrics>(registry_);
     SlipwayServiceOptions options;
     options.gc_grace_seconds = 0;
@@ -78,7 +78,8 @@ TEST_F(SlipwayServiceTest, TagGetListAndDelete) {
   EXPECT_EQ(tagged.layers_size(), 2);
   EXPECT_EQ(tagged.platform().architecture(), "amd64");
 
-  for (const std::string& ref : std::vector<std::string>{"app:1", "docker.io/library/app:1", digest}) {
+  for (const std::string& ref :
+       std::vector<std::string>{"app:1", "docker.io/library/app:1", digest}) {
     v1::GetImageRequest get;
     get.set_ref(ref);
     v1::Image image;

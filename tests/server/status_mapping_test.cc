@@ -36,7 +36,8 @@ TEST(StatusMappingTest, OutOfRangeCodeStaysAValidGrpcCode) {
   absl::Status odd(static_cast<absl::StatusCode>(42), "weird");
   grpc::Status out = ToGrpcStatus(odd);
   EXPECT_FALSE(out.ok());
-  EXPECT_LE(static_cast<int>(out.error_code()), static_cast<int>(grpc::StatusCode::UNAUTHENTICATED));
+  EXPECT_LE(static_cast<int>(out.error_code()),
+            static_cast<int>(grpc::StatusCode::UNAUTHENTICATED));
   EXPECT_EQ(out.error_message(), "weird");
 }
 

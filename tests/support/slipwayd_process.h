@@ -1,14 +1,13 @@
 #ifndef SLIPWAY_TESTS_SUPPORT_SLIPWAYD_PROCESS_H_
 #define SLIPWAY_TESTS_SUPPORT_SLIPWAYD_PROCESS_H_
 
+#include <grpcpp/channel.h>
 #include <sys/types.h>
 
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -18,13 +17,14 @@
 namespace slipway::testing {
 
 struct SlipwaydOptions {
-  std::string binary;                   // path to slipwayd
-  std::string data_dir;                 // empty: a fresh temp dir
-  bool unix_socket = true;              // --listen unix://<temp>/slipwayd.sock
-  std::vector<std::string> extra_args;  // more flags (e.g. --listen 127.0.0.1:0 --auth-token-file F)
+  std::string binary;       // path to slipwayd
+  std::string data_dir;     // empty: a fresh temp dir
+  bool unix_socket = true;  // --listen unix://<temp>/slipwayd.sock
+  std::vector<std::string>
+      extra_args;  // more flags (e.g. --listen 127.0.0.1:0 --auth-token-file F)
   std::map<std::string, std::string> env;
-  bool metrics = true;                  // --metrics-listen 127.0.0.1:0
-  std::string health_token;             // bearer token for the readiness probe over TCP
+  bool metrics = true;       // --metrics-listen 127.0.0.1:0
+  std::string health_token;  // bearer token for the readiness probe over TCP
   absl::Duration ready_timeout = absl::Seconds(30);
 };
 

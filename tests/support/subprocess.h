@@ -12,11 +12,11 @@
 namespace slipway::testing {
 
 struct ProcessResult {
-  int exit_code = -1;    // -1 when killed by a signal or timed out
-  int term_signal = 0;   // the signal that ended it, if any
+  int exit_code = -1;   // -1 when killed by a signal or timed out
+  int term_signal = 0;  // the signal that ended it, if any
   bool timed_out = false;
-  std::string out;       // stdout
-  std::string err;       // stderr
+  std::string out;  // stdout
+  std::string err;  // stderr
 };
 
 // Runs `argv` to completion (environment: ours plus `env`, where an empty value unsets) with
