@@ -169,3 +169,54 @@ TEST(DrainE2eTest, SigtermCancelsAStalledImportAfterTheDrainTimeoutAndExitsZero)
 
 }  // namespace
 }  // namespace slipway
+
+namespace slipway {
+namespace {
+
+TEST(FsckE2eTest, CorruptBlobIsAFindingAndRepairCleansIt) {
+  TempDir dir;
+  std::string data = dir.Sub("data");
+  MakeOciLayout(dir.Sub("oci"));
+  {
+    SlipwaydOptions options;
+    options.binary = SLIPWAYD_BIN;
+    options.data_dir = data;
+    auto server = SlipwaydProcess::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    ProcessResult r = RunProcess({SLIPWAY_BIN, "import", dir.Sub("oci"), "--tag", "fsck/me:1"},
+                                 {{"SLIPWAY_ADDR", (*server)->address()}}, absl::Seconds(120));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // fsck refuses to run beside a live server (the data-dir lock).
+    ProcessResult busy = RunProcess({SLIPWAYD_BIN, "fsck", "--data-dir", data});
+    EXPECT_EQ(busy.exit_code, 2) << busy.out << busy.err;
+    ProcessResult stopped;
+    ASSERT_TRUE((*server)->Terminate(absl::Seconds(60), &stopped));
+    ASSERT_EQ(stopped.exit_code, 0);
+  }
+  ProcessResult clean = RunProcess({SLIPWAYD_BIN, "fsck", "--data-dir", data});
+  ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+
+  // Corrupt the largest blob (the busybox layer) in place.
+  std::string victim;
+  uintmax_t biggest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(data + "/blobs/sha256")) {
+    if (entry.file_size() > biggest) {
+      biggest = entry.file_size();
+      victim = entry.path().string();
+    }
+  }
+  ASSERT_FALSE(victim.empty());
+  testing::WriteFile(victim, std::string(static_cast<size_t>(biggest), 'x'));
+  std::string hex = std::filesystem::path(victim).filename().string();
+
+  ProcessResult found = RunProcess({SLIPWAYD_BIN, "fsck", "--data-dir", data});
+  EXPECT_EQ(found.exit_code, 1) << found.out << found.err;
+  EXPECT_THAT(found.out, HasSubstr(hex));
+  ProcessResult repaired = RunProcess({SLIPWAYD_BIN, "fsck", "--repair", "--data-dir", data});
+  EXPECT_NE(repaired.exit_code, 2) << repaired.out << repaired.err;
+  ProcessResult after = RunProcess({SLIPWAYD_BIN, "fsck", "--data-dir", data});
+  EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
+}
+
+}  // namespace
+}  // namespace slipway

@@ -280,6 +280,38 @@ TEST(ClientE2eTest, TokenFromEnvironmentOverTcp) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+TEST(ClientE2eTest, TlsListenerWithTokenAndCa) {
+  TempDir dir;
+  // A self-signed certificate for 127.0.0.1, made by the openssl CLI (nobody here wrote it).
+  ProcessResult gen =
+      RunProcess({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                  "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                  "-keyout", dir.Sub("key.pem"), "-out", dir.Sub("cert.pem")},
+                 {}, absl::Seconds(60));
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  testing::WriteFile(dir.Sub("token"), "tls-token\n");
+  SlipwaydOptions options;
+  options.extra_args = {"--listen",   "127.0.0.1:0",       "--auth-token-file", dir.Sub("token"),
+                        "--tls-cert", dir.Sub("cert.pem"), "--tls-key",         dir.Sub("key.pem")};
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(server->tcp_port(), 0) << server->Log();
+  std::map<std::string, std::string> env = {
+      {"SLIPWAY_ADDR", absl::StrCat("127.0.0.1:", server->tcp_port())},
+      {"SLIPWAY_TLS", "1"},
+      {"SLIPWAY_TLS_CA", dir.Sub("cert.pem")},
+      {"SLIPWAY_TOKEN", "tls-token"}};
+  ProcessResult r = RunProcess({SLIPWAY_BIN, "images"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err << server->Log();
+  env["SLIPWAY_TOKEN"] = "wrong";
+  r = RunProcess({SLIPWAY_BIN, "images"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  env["SLIPWAY_TOKEN"] = "tls-token";
+  env["SLIPWAY_TLS"] = "";  // plain text against a TLS port fails
+  r = RunProcess({SLIPWAY_BIN, "images"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+}
+
 TEST(FsckE2eTest, EmptyStoreIsClean) {
   TempDir dir;
   ProcessResult r = RunProcess({SLIPWAYD_BIN, "fsck", "--data-dir", dir.Sub("data")});
