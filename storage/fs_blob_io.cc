@@ -123,7 +123,13 @@ class FsBlobWriter : public BlobWriter {
   enum class State { kWriting, kFinished, kPublished, kFailed };
 
   absl::Status Flush() {
-    if (appender_ != nullptr) return Check(appender_->Finish());
+    if (appender_ != nullptr) {
+      absl::Status s = appender_->Finish();
+      // Finished writers may wait a long time for Publish (an import publishes all of its
+      // blobs at the end): give the 8 MiB of buffers back now.
+      appender_.reset();
+      return Check(std::move(s));
+    }
     // Small blobs are hashed here, once, as they are written (large ones by the appender).
     hasher_.Update(buffer_);
     if (buffer_.empty()) return absl::OkStatus();
