@@ -7,7 +7,9 @@ namespace slipway::testing {
 
 CommandResult RunCommand(const std::string& command) {
   CommandResult result;
-  std::string full = "exec </dev/null; " + command + " 2>&1";
+  // Bounded: a hung verifier must fail the test, not hang the suite (coreutils timeout, then
+  // SIGKILL 5 s later).
+  std::string full = "exec </dev/null; timeout -k 5 300 sh -c " + ShellQuote(command) + " 2>&1";
   FILE* pipe = ::popen(full.c_str(), "r");
   if (pipe == nullptr) return result;
   char buf[4096];
