@@ -1,0 +1,212 @@
+#include "tests/support/registry_process.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "server/registry/subprocess.h"
+
+extern char** environ;
+
+namespace slipway::testing {
+namespace {
+
+// A port the kernel just handed out; released again, so another process may take it first
+// (the caller retries on "address already in use").
+int PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  int port = 0;
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+// GET /v2/ once; the HTTP status, or 0 when the registry does not answer yet.
+long ProbeStatus(const std::string& url, const std::string& ca_file) {
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return 0;
+  std::string target = url + "/v2/";
+  curl_easy_setopt(curl, CURLOPT_URL, target.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 1000L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Discard);
+  if (!ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
+  long code = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(curl);
+  return code;
+}
+
+}  // namespace
+
+int RunCommand(const std::vector<std::string>& argv, std::string* output, int timeout_seconds) {
+  registry::ProcessOptions options;
+  options.timeout = absl::Seconds(timeout_seconds);
+  auto result = registry::RunProcess(argv, options);
+  if (!result.ok()) {
+    ADD_FAILURE() << absl::StrJoin(argv, " ") << ": " << result.status();
+    return -1;
+  }
+  if (output != nullptr) *output = result->out + result->err;
+  return result->exit_code;
+}
+
+TestCertificates MakeTestCertificates(const std::string& dir, const std::string& ca_name) {
+  TestCertificates c{dir + "/ca.crt", dir + "/ca.key", dir + "/server.crt", dir + "/server.key"};
+  const std::string csr = dir + "/server.csr", ext = dir + "/server.ext";
+  WriteFile(ext,
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+            "basicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature,keyEncipherment\n"
+            "extendedKeyUsage=serverAuth\n");
+  const std::vector<std::vector<std::string>> steps = {
+      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+       "-nodes", "-keyout", c.ca_key, "-out", c.ca_cert, "-days", "2", "-subj",
+       "/CN=" + ca_name, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+       "keyUsage=critical,keyCertSign,cRLSign"},
+      {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", c.server_key, "-out", csr, "-subj", "/CN=127.0.0.1"},
+      {"openssl", "x509", "-req", "-in", csr, "-CA", c.ca_cert, "-CAkey", c.ca_key,
+       "-CAcreateserial", "-out", c.server_cert, "-days", "2", "-extfile", ext},
+  };
+  for (const auto& argv : steps) {
+    std::string out;
+    int rc = RunCommand(argv, &out, 60);
+    EXPECT_EQ(rc, 0) << absl::StrJoin(argv, " ") << "\n" << out;
+  }
+  return c;
+}
+
+std::unique_ptr<RegistryProcess> RegistryProcess::Start(const RegistryProcessOptions& options) {
+  std::unique_ptr<RegistryProcess> r(new RegistryProcess(options));
+  if (options.tls) r->certs_ = MakeTestCertificates(r->dir_.Sub("tls"), "slipway-test-ca");
+  if (options.basic_auth) {
+    std::string line;
+    int rc = RunCommand({"htpasswd", "-Bbn", options.username, options.password}, &line, 60);
+    if (rc != 0) {
+      ADD_FAILURE() << "htpasswd failed";
+      return nullptr;
+    }
+    WriteFile(r->dir_.Sub("htpasswd"), line);
+  }
+  std::string error;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (r->Launch(&error)) return r;
+    if (!absl::StrContains(error, "address already in use")) break;
+  }
+  ADD_FAILURE() << "docker-registry did not start: " << error;
+  return nullptr;
+}
+
+bool RegistryProcess::Launch(std::string* error) {
+  port_ = PickFreePort();
+  if (port_ == 0) {
+    *error = "no free port";
+    return false;
+  }
+  std::string config = absl::StrCat(
+      "version: 0.1\n"
+      "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+      "storage:\n  filesystem:\n    rootdirectory: ", dir_.Sub("data"), "\n",
+      "  delete:\n    enabled: true\n"
+      "http:\n  addr: 127.0.0.1:", port_, "\n");
+  if (options_.tls) {
+    absl::StrAppend(&config, "  tls:\n    certificate: ", certs_.server_cert, "\n    key: ",
+                    certs_.server_key, "\n");
+  }
+  if (options_.basic_auth) {
+    absl::StrAppend(&config, "auth:\n  htpasswd:\n    realm: slipway-test\n    path: ",
+                    dir_.Sub("htpasswd"), "\n");
+  }
+  WriteFile(dir_.Sub("config.yml"), config);
+
+  const std::string log_path = dir_.Sub("registry.log");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::string config_path = dir_.Sub("config.yml");
+  std::vector<char*> argv = {const_cast<char*>("docker-registry"), const_cast<char*>("serve"),
+                             config_path.data(), nullptr};
+  int rc = posix_spawnp(&pid_, "docker-registry", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    pid_ = -1;
+    *error = absl::StrCat("posix_spawnp docker-registry: ", strerror(rc));
+    return false;
+  }
+  // Bounded wait: 300 probes, each at most 1 s of curl timeout plus 50 ms.
+  const std::string ca = options_.tls ? certs_.ca_cert : "";
+  for (int i = 0; i < 300; ++i) {
+    int wstatus = 0;
+    if (waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+      pid_ = -1;
+      *error = absl::StrCat("docker-registry exited early; log:\n", Log());
+      return false;
+    }
+    long code = ProbeStatus(url(), ca);
+    if (code == 200 || code == 401) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  *error = absl::StrCat("docker-registry did not answer GET /v2/ in time; log:\n", Log());
+  Stop();
+  return false;
+}
+
+void RegistryProcess::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  int wstatus = 0;
+  for (int i = 0; i < 100; ++i) {  // up to ~5 s for a clean exit, then SIGKILL
+    if (waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &wstatus, 0);
+  pid_ = -1;
+}
+
+RegistryProcess::~RegistryProcess() { Stop(); }
+
+std::string RegistryProcess::host() const { return absl::StrCat("127.0.0.1:", port_); }
+
+std::string RegistryProcess::url() const {
+  return absl::StrCat(options_.tls ? "https://" : "http://", host());
+}
+
+std::string RegistryProcess::Log() const {
+  std::string path = dir_.path() + "/registry.log";
+  if (access(path.c_str(), R_OK) != 0) return "";
+  return ReadFile(path);
+}
+
+}  // namespace slipway::testing
