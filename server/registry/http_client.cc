@@ -25,9 +25,7 @@ namespace {
 constexpr absl::string_view kTransportPayload = "slipway.dev/transport";
 
 absl::Status Transport(absl::string_view reason, std::string message) {
-  absl::Status s = absl::UnavailableError(std::move(message));
-  s.SetPayload(kTransportPayload, absl::Cord(reason));
-  return s;
+  return MakeTransportError(reason, std::move(message));
 }
 
 bool IsLinkLocal(const sockaddr* addr) {
@@ -182,6 +180,12 @@ std::optional<std::string> TransportErrorReason(const absl::Status& status) {
   auto p = status.GetPayload(kTransportPayload);
   if (!p.has_value()) return std::nullopt;
   return std::string(*p);
+}
+
+absl::Status MakeTransportError(absl::string_view reason, std::string message) {
+  absl::Status s = absl::UnavailableError(std::move(message));
+  s.SetPayload(kTransportPayload, absl::Cord(reason));
+  return s;
 }
 
 // ---- HttpClient ----

@@ -135,6 +135,8 @@ class HttpClient {
 
 // For an UNAVAILABLE status from Send: "connect", "reset", "eof", "timeout" or "dns".
 std::optional<std::string> TransportErrorReason(const absl::Status& status);
+// UNAVAILABLE carrying a transport reason (what Send returns for connection failures).
+absl::Status MakeTransportError(absl::string_view reason, std::string message);
 
 // "scheme://host[:port]/path" without user info, query or fragment: safe for logs and errors
 // (signed blob URLs carry their credentials in the query).
