@@ -49,6 +49,7 @@ struct Transfer {
   size_t body_offset = 0;       // into request->body when there is no reader
   absl::Status callback_error;  // set by a callback that aborted the transfer
   bool error_body_cut = false;
+  bool body_started = false;
   bool refused_link_local = false;
 
   bool Is2xx() const {
@@ -80,6 +81,16 @@ size_t OnWrite(char* data, size_t size, size_t n, void* arg) {
   absl::string_view piece(data, size * n);
   if (t->Is2xx()) {
     if (t->request->sink) {
+      if (!t->body_started && t->request->on_body_start) {
+        long code = 0;
+        curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
+        absl::Status start = t->request->on_body_start(static_cast<int>(code), t->response->headers);
+        if (!start.ok()) {
+          t->callback_error = start;
+          return 0;
+        }
+      }
+      t->body_started = true;
       absl::Status s = t->request->sink(piece);
       if (!s.ok()) {
         t->callback_error = s;
@@ -384,9 +395,12 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CIPHER:
-      return absl::FailedPreconditionError(
+    case CURLE_SSL_CIPHER: {
+      absl::Status s = absl::FailedPreconditionError(
           absl::StrCat("TLS handshake with ", url.HostPort(), " failed: ", detail));
+      s.SetPayload(kTransportPayload, absl::Cord("tls_handshake"));
+      return s;
+    }
     case CURLE_URL_MALFORMAT:
       return absl::InvalidArgumentError(absl::StrCat("malformed URL ", where, ": ", detail));
     default:

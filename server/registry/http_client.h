@@ -61,6 +61,9 @@ struct HttpRequest {
   int64_t max_body_bytes = kMaxErrorBodyBytes;
   // When set, 2xx bodies go here instead of HttpResponse::body (no size cap).
   BodySink sink;
+  // With a sink: called once with the status and headers of a 2xx response before its first
+  // body byte reaches the sink (e.g. to check 206 vs 200); an error aborts the transfer.
+  std::function<absl::Status(int status, const HeaderMap& headers)> on_body_start;
   // Refuse to connect to a link-local address (169.254.0.0/16, fe80::/10), checked on the
   // resolved address right before connect(): token realms must never reach cloud metadata.
   bool forbid_link_local = false;
@@ -133,7 +136,8 @@ class HttpClient {
   std::unique_ptr<Shared> shared_;
 };
 
-// For an UNAVAILABLE status from Send: "connect", "reset", "eof", "timeout" or "dns".
+// For an UNAVAILABLE status from Send: "connect", "reset", "eof", "timeout" or "dns"; for a
+// FAILED_PRECONDITION from a failed TLS handshake (not a verification failure): "tls_handshake".
 std::optional<std::string> TransportErrorReason(const absl::Status& status);
 // UNAVAILABLE carrying a transport reason (what Send returns for connection failures).
 absl::Status MakeTransportError(absl::string_view reason, std::string message);
