@@ -192,7 +192,9 @@ absl::StatusOr<PutBlobResult> RegistryClient::PutChunked(absl::string_view repos
     status.scopes = {RepositoryScope(repository, true)};
     SLIPWAY_ASSIGN_OR_RETURN(HttpResponse s, Execute(status, co));
     if (s.status == 404) {
-      // The session is gone: start over.
+      // The session is gone (docker-registry cancels a session whose PATCH broke): start over.
+      log_->info("registry {}: {}: upload session lost, restarting from offset 0", api_host_,
+                 what);
       SLIPWAY_ASSIGN_OR_RETURN(session, StartUpload(repository, co));
       offset = 0;
       continue;

@@ -188,7 +188,9 @@ TEST_F(RegistryClientTest, ChunkedUploadResumesAfterConnectionReset) {
   auto put = client->PutBlob("resume", blob, flaky, {}, CallOptions{std::nullopt, &stats});
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(put->resumes, 1);
-  EXPECT_GT(put->bytes_sent, blob.size - 1);
+  // docker-registry cancels a session whose PATCH broke, so the upload restarts from 0 and
+  // the bytes before the break are sent twice.
+  EXPECT_GT(put->bytes_sent, blob.size);
   EXPECT_EQ(stats.reasons, std::vector<std::string>{"reset"});
   auto head = client->HasBlob("resume", blob.digest);
   ASSERT_TRUE(head.ok() && head->has_value()) << head.status();
