@@ -142,6 +142,12 @@ bool RegistryProcess::Launch(std::string* error) {
     absl::StrAppend(&config, "auth:\n  htpasswd:\n    realm: slipway-test\n    path: ",
                     dir_.Sub("htpasswd"), "\n");
   }
+  if (!options_.token_realm.empty()) {
+    absl::StrAppend(&config, "auth:\n  token:\n    realm: ", options_.token_realm,
+                    "\n    service: ", options_.token_service, "\n    issuer: ",
+                    options_.token_issuer, "\n    rootcertbundle: ", options_.token_cert_file,
+                    "\n");
+  }
   WriteFile(dir_.Sub("config.yml"), config);
 
   const std::string log_path = dir_.Sub("registry.log");

@@ -30,6 +30,12 @@ TestCertificates MakeTestCertificates(const std::string& dir, const std::string&
 struct RegistryProcessOptions {
   bool tls = false;         // https with a CA generated for the test
   bool basic_auth = false;  // htpasswd (bcrypt) with `username` / `password`
+  // Token auth (`auth: token`): the realm of a token server and the certificate whose key
+  // signs its JWTs (see TokenIssuer); both set → token mode.
+  std::string token_realm;
+  std::string token_cert_file;
+  std::string token_service = "slipway-registry";
+  std::string token_issuer = "slipway-test-issuer";
   std::string username = "slipway";
   std::string password = "s3cret-Canary-7f1d";
 };

@@ -1,0 +1,187 @@
+// Bearer token flow against docker-registry in `auth: token` mode with a token server in the
+// test (RS256 JWTs with an x5c header).
+
+#include <memory>
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "server/registry/registry_client.h"
+#include "storage/media_types.h"
+#include "tests/support/http_test_server.h"
+#include "tests/support/registry_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace slipway::registry {
+namespace {
+
+using ::slipway::testing::HttpTestServer;
+using ::slipway::testing::RecordedRequest;
+using ::slipway::testing::RegistryProcess;
+using ::slipway::testing::RegistryProcessOptions;
+using ::slipway::testing::TempDir;
+using ::slipway::testing::TestResponse;
+using ::slipway::testing::TokenIssuer;
+
+constexpr char kUser[] = "tokenuser";
+constexpr char kPassword[] = "Token-Canary-Pw-31";
+
+class TokenAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    issuer_ = std::make_unique<TokenIssuer>(dir_.path(), "slipway-test-issuer", "slipway-registry");
+    // Authenticated users get every action they ask for; anonymous ones only pull.
+    server_ = std::make_unique<HttpTestServer>([this](const RecordedRequest& req) {
+      TestResponse resp;
+      std::string auth = req.Header("Authorization");
+      bool authenticated = false;
+      if (!auth.empty()) {
+        if (auth != BasicAuthorization(kUser, kPassword)) {
+          resp.status = 401;
+          resp.body = R"({"details":"bad credentials"})";
+          return resp;
+        }
+        authenticated = true;
+      }
+      std::vector<TokenIssuer::Grant> grants;
+      for (const std::string& scope : req.Query("scope")) {
+        for (absl::string_view one : absl::StrSplit(scope, ' ', absl::SkipEmpty())) {
+          std::vector<std::string> parts = absl::StrSplit(one, ':');
+          if (parts.size() != 3) continue;
+          TokenIssuer::Grant g{parts[0], parts[1], {}};
+          for (absl::string_view action : absl::StrSplit(parts[2], ',')) {
+            if (authenticated || action == "pull") g.actions.emplace_back(action);
+          }
+          grants.push_back(g);
+        }
+      }
+      nlohmann::json body = {{"token", issuer_->Issue(authenticated ? kUser : "", grants)},
+                             {"expires_in", 300}};
+      resp.headers.emplace_back("Content-Type", "application/json");
+      resp.body = body.dump();
+      return resp;
+    });
+    RegistryProcessOptions ro;
+    ro.token_realm = server_->url() + "/token";
+    ro.token_cert_file = issuer_->cert_file();
+    registry_ = RegistryProcess::Start(ro);
+    ASSERT_NE(registry_, nullptr);
+    auto store = FsBlobStore::Create({dir_.Sub("store")});
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(*store);
+  }
+
+  std::unique_ptr<RegistryClient> Client(bool with_credentials) {
+    RegistryClientOptions o;
+    o.registry = registry_->host();
+    o.plain_http = true;
+    if (with_credentials) {
+      o.credentials.username = kUser;
+      o.credentials.password = kPassword;
+    }
+    auto c = RegistryClient::Create(o, clock_);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return std::move(*c);
+  }
+
+  TempDir dir_;
+  RealClock clock_;
+  std::unique_ptr<TokenIssuer> issuer_;
+  std::unique_ptr<HttpTestServer> server_;
+  std::unique_ptr<RegistryProcess> registry_;
+  std::unique_ptr<FsBlobStore> store_;
+};
+
+TEST_F(TokenAuthTest, UnauthorizedThenTokenThenRetryAndCache) {
+  auto client = Client(true);
+  ASSERT_TRUE(client->Ping().ok());
+  auto info = store_->PutSmall("layer bytes for the token test");
+  ASSERT_TRUE(info.ok());
+  Descriptor blob{std::string(media::kOciLayerGzip), info->digest, info->size, {}};
+  auto put = client->PutBlob("tok/app", blob, OpenFromStore(*store_, blob.digest));
+  ASSERT_TRUE(put.ok()) << put.status();
+  const int after_push = client->authenticator().token_requests();
+  for (int i = 0; i < 3; ++i) {
+    auto head = client->HasBlob("tok/app", blob.digest, /*for_push=*/true);
+    ASSERT_TRUE(head.ok() && head->has_value()) << head.status();
+  }
+  EXPECT_EQ(client->authenticator().token_requests(), after_push);  // served from the cache
+
+  // Every token request carried Basic credentials, service and scope; the password never
+  // reached the registry-facing error paths.
+  auto requests = server_->requests();
+  ASSERT_FALSE(requests.empty());
+  for (const RecordedRequest& r : requests) {
+    EXPECT_EQ(r.Header("Authorization"), BasicAuthorization(kUser, kPassword));
+    EXPECT_EQ(r.Query("service"), std::vector<std::string>{"slipway-registry"});
+  }
+  EXPECT_EQ(requests.back().Query("scope"), std::vector<std::string>{"repository:tok/app:pull,push"});
+}
+
+TEST_F(TokenAuthTest, ScopeEscalationFromPullToPullPush) {
+  auto http = HttpClient::Create({});
+  ASSERT_TRUE(http.ok());
+  AuthenticatorOptions ao;
+  ao.registry_host = registry_->host();
+  ao.registry_https = false;
+  ao.credentials.username = kUser;
+  ao.credentials.password = kPassword;
+  Authenticator auth(**http, clock_, ao);
+
+  // Learn the challenge, then hold a pull-only token.
+  HttpRequest ping;
+  ping.url = registry_->url() + "/v2/";
+  auto first = (*http)->Send(ping);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->status, 401);
+  ASSERT_TRUE(auth.OnUnauthorized(*first, {}).ok());
+  auto pull = auth.AuthorizationFor({RepositoryScope("esc/app", false)});
+  ASSERT_TRUE(pull.ok() && pull->has_value()) << pull.status();
+
+  HttpRequest start;
+  start.method = "POST";
+  start.url = registry_->url() + "/v2/esc/app/blobs/uploads/";
+  start.headers.Set("Authorization", **pull);
+  auto denied = (*http)->Send(start);
+  ASSERT_TRUE(denied.ok());
+  ASSERT_EQ(denied->status, 401);  // insufficient scope: the challenge asks for pull,push
+  auto escalated = auth.OnUnauthorized(*denied, {RepositoryScope("esc/app", false)});
+  ASSERT_TRUE(escalated.ok()) << escalated.status();
+  EXPECT_EQ(server_->requests().back().Query("scope"),
+            std::vector<std::string>{"repository:esc/app:pull,push"});
+  start.headers.Set("Authorization", *escalated);
+  auto accepted = (*http)->Send(start);
+  ASSERT_TRUE(accepted.ok());
+  EXPECT_EQ(accepted->status, 202);
+}
+
+TEST_F(TokenAuthTest, AnonymousCanPullButNotPushAndBadPasswordIsClear) {
+  auto anonymous = Client(false);
+  ASSERT_TRUE(anonymous->Ping().ok());
+  auto head = anonymous->HasBlob("anon/app", Sha256Of("x"));
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_FALSE(head->has_value());
+  auto info = store_->PutSmall("anonymous push attempt");
+  ASSERT_TRUE(info.ok());
+  Descriptor blob{std::string(media::kOciLayerGzip), info->digest, info->size, {}};
+  auto put = anonymous->PutBlob("anon/app", blob, OpenFromStore(*store_, blob.digest));
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kUnauthenticated) << put.status();
+
+  RegistryClientOptions o;
+  o.registry = registry_->host();
+  o.plain_http = true;
+  o.credentials.username = kUser;
+  o.credentials.password = "Wrong-Token-Canary-77";
+  auto bad = RegistryClient::Create(o, clock_);
+  ASSERT_TRUE(bad.ok());
+  absl::Status s = (*bad)->Ping();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << s;
+  EXPECT_NE(s.message().find("refused the credentials"), std::string::npos) << s;
+  EXPECT_EQ(s.ToString().find("Wrong-Token-Canary-77"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace slipway::registry
