@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
@@ -24,9 +25,37 @@ bool IsLinkLocalLiteral(const std::string& host) {
   return false;
 }
 
+bool IsIpLiteral(const std::string& host) {
+  in_addr v4;
+  in6_addr v6;
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
+// The last two DNS labels: "registry-1.docker.io" → "docker.io".
+std::string ParentDomain(const std::string& host) {
+  size_t last = host.rfind('.');
+  if (last == std::string::npos || last == 0) return host;
+  size_t prev = host.rfind('.', last - 1);
+  return prev == std::string::npos ? host : host.substr(prev + 1);
+}
+
 std::string ScopeKey(const std::vector<std::string>& scopes) { return absl::StrJoin(scopes, " "); }
 
 }  // namespace
+
+bool RealmMayReceiveCredentials(absl::string_view realm_host, absl::string_view registry_host,
+                                const std::vector<std::string>& extra_hosts) {
+  const std::string realm = absl::AsciiStrToLower(HostWithoutPort(realm_host));
+  const std::string registry = absl::AsciiStrToLower(HostWithoutPort(registry_host));
+  if (realm == registry) return true;
+  for (const std::string& h : extra_hosts) {
+    if (absl::AsciiStrToLower(h) == realm) return true;
+  }
+  if (IsIpLiteral(realm) || IsIpLiteral(registry)) return false;
+  // Registries commonly serve tokens from a sibling host (registry-1.docker.io → auth.docker.io,
+  // registry.gitlab.com → gitlab.com).
+  return ParentDomain(realm) == ParentDomain(registry);
+}
 
 Authenticator::Authenticator(HttpClient& http, Clock& clock, AuthenticatorOptions options)
     : http_(http), clock_(clock), options_(std::move(options)) {}
@@ -125,12 +154,18 @@ absl::StatusOr<std::string> Authenticator::FetchToken(const AuthChallenge& chall
         "token realm ", RedactUrl(realm), " of registry ", host,
         " is on a link-local address: refused"));
   }
-  SLIPWAY_ASSIGN_OR_RETURN(HttpResponse resp, RequestToken(realm, challenge, scopes));
-  const bool anonymous = options_.credentials.empty();
+  const bool send_credentials = RealmMayReceiveCredentials(
+      parsed->HostPort(), options_.registry_host, options_.credential_realm_hosts);
+  SLIPWAY_ASSIGN_OR_RETURN(HttpResponse resp,
+                           RequestToken(realm, challenge, scopes, send_credentials));
+  const bool anonymous = options_.credentials.empty() || !send_credentials;
   if (resp.status == 401 || resp.status == 403) {
     return absl::UnauthenticatedError(absl::StrCat(
         "token endpoint ", RedactUrl(realm), " for registry ", host, " refused ",
-        anonymous ? "anonymous access" : "the credentials", " (HTTP ", resp.status, ")"));
+        anonymous ? "anonymous access" : "the credentials", " (HTTP ", resp.status, ")",
+        send_credentials || options_.credentials.empty()
+            ? ""
+            : "; credentials were withheld: the realm is not on the registry's host or domain"));
   }
   if (resp.status != 200) {
     return absl::UnavailableError(absl::StrCat("token endpoint ", RedactUrl(realm),
@@ -172,14 +207,17 @@ absl::StatusOr<std::string> Authenticator::FetchToken(const AuthChallenge& chall
 
 absl::StatusOr<HttpResponse> Authenticator::RequestToken(const std::string& realm_url,
                                                          const AuthChallenge& challenge,
-                                                         const std::vector<std::string>& scopes) {
-  const Credentials& creds = options_.credentials;
+                                                         const std::vector<std::string>& scopes,
+                                                         bool send_credentials) {
+  const Credentials no_credentials;
+  const Credentials& creds = send_credentials ? options_.credentials : no_credentials;
   const std::string service = challenge.Param("service");
   std::string refresh;
   {
     absl::MutexLock lock(&mu_);
     ++token_requests_;
-    refresh = !refresh_token_.empty() ? refresh_token_ : creds.identity_token;
+    refresh = !send_credentials ? std::string()
+              : !refresh_token_.empty() ? refresh_token_ : creds.identity_token;
   }
   HttpRequest req;
   req.timeout = options_.token_timeout;

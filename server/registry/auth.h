@@ -57,13 +57,24 @@ struct AuthenticatorOptions {
   bool registry_https = true;   // the registry's scheme
   Credentials credentials;
   absl::Duration token_timeout = absl::Seconds(30);
+  // Realm hosts besides the registry's own host and its parent domain that may receive the
+  // credentials (see RealmMayReceiveCredentials).
+  std::vector<std::string> credential_realm_hosts;
   std::string client_id = "slipway";
 };
+
+// Whether registry credentials may go to a token realm on `realm_host`: the registry's own
+// host (any port), a host in `extra_hosts`, or a DNS name under the same parent domain
+// (registry-1.docker.io → auth.docker.io). IP literals must match exactly. Otherwise the token
+// is asked for anonymously: a registry cannot lure credentials to another host.
+bool RealmMayReceiveCredentials(absl::string_view realm_host, absl::string_view registry_host,
+                                const std::vector<std::string>& extra_hosts = {});
 
 // Answers a registry's authentication challenges: Basic, or the Bearer token flow with a
 // token cache per scope set honouring expires_in (60 s when absent or smaller). Thread-safe.
 //
-// Security: a realm on plain http is refused when the registry is https, unless the realm is
+// Security: credentials go only to realms RealmMayReceiveCredentials allows; a realm on plain
+// http is refused when the registry is https, unless the realm is
 // on a loopback host; a realm on a link-local address (169.254.0.0/16, fe80::/10, literal or
 // resolved) is never contacted. Credentials never appear in an error message.
 class Authenticator {
@@ -97,7 +108,8 @@ class Authenticator {
                                          const std::vector<std::string>& scopes);
   absl::StatusOr<HttpResponse> RequestToken(const std::string& realm_url,
                                             const AuthChallenge& challenge,
-                                            const std::vector<std::string>& scopes);
+                                            const std::vector<std::string>& scopes,
+                                            bool send_credentials);
 
   HttpClient& http_;
   Clock& clock_;
