@@ -380,6 +380,14 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
       return Transport("connect", absl::StrCat("cannot connect to ", url.HostPort(), ": ", detail));
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
+      // With TLS 1.3 a server rejects a client certificate (or its absence) with an alert after
+      // the handshake: that is a configuration error, not a dropped connection to retry.
+      if (absl::StrContains(detail, " alert ")) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "TLS session with ", url.HostPort(),
+            " refused by the server (check this registry's client certificate): ", detail));
+      }
+      [[fallthrough]];
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
       return Transport("reset", absl::StrCat(m, " ", where, ": connection reset: ", detail));

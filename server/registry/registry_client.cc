@@ -170,20 +170,19 @@ absl::StatusOr<HttpResponse> RegistryClient::ExecuteOnce(const Call& call, absl:
     if (!resp.ok()) {
       auto reason = TransportErrorReason(resp.status());
       bool fall_back = false;
-      if (call.url.empty() && reason.has_value() &&
-          (*reason == "tls_handshake" || *reason == "reset" || *reason == "eof")) {
+      if (call.url.empty() && reason == "tls_handshake" && absl::StartsWith(url, "https://")) {
         absl::MutexLock lock(&mu_);
-        if (may_fall_back_to_http_ && absl::StartsWith(base_url_, "https://")) {
+        if (absl::StartsWith(base_url_, "http://")) {
+          fall_back = true;  // another thread already switched this loopback registry
+        } else if (may_fall_back_to_http_) {
           // Docker's rule for loopback registries: https first, then plain http.
           base_url_ = absl::StrCat("http://", api_host_);
           may_fall_back_to_http_ = false;
           fall_back = true;
+          log_->info("registry {}: no TLS on loopback, using plain http", api_host_);
         }
       }
-      if (fall_back) {
-        log_->info("registry {}: no TLS on loopback, using plain http", api_host_);
-        continue;
-      }
+      if (fall_back) continue;
       return resp;
     }
     if (call.url.empty()) {

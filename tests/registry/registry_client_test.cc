@@ -1,6 +1,7 @@
 #include "server/registry/registry_client.h"
 
 #include <random>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -351,6 +352,67 @@ TEST(UploadRangeTest, NextOffset) {
   EXPECT_EQ(NextOffsetFromRange("0-0", 1), 1);
   EXPECT_FALSE(NextOffsetFromRange("5-9", 0).has_value());
   EXPECT_FALSE(NextOffsetFromRange("junk", 0).has_value());
+}
+
+}  // namespace
+}  // namespace slipway::registry
+
+namespace slipway::registry {
+namespace {
+
+TEST_F(RegistryClientTest, MutualTlsWithClientCertificate) {
+  RegistryProcessOptions ro;
+  ro.tls = true;
+  ro.require_client_cert = true;
+  auto registry = RegistryProcess::Start(ro);
+  ASSERT_NE(registry, nullptr);
+  const auto& certs = registry->certificates();
+  RegistryClientOptions with_cert;
+  with_cert.tls.client_cert_pem = slipway::testing::ReadFile(certs.client_cert);
+  with_cert.tls.client_key_file = certs.client_key;
+  auto client = Client(*registry, with_cert);
+  ASSERT_TRUE(client->Ping().ok());
+
+  auto without = Client(*registry);
+  absl::Status s = without->Ping();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;  // not retried as a reset
+  EXPECT_NE(s.message().find("client certificate"), std::string::npos) << s;
+}
+
+// One client shared by several threads: the handle pool, token cache and share locks hold up.
+TEST_F(RegistryClientTest, ConcurrentUploadsShareOneClient) {
+  RegistryProcessOptions ro;
+  ro.basic_auth = true;
+  auto registry = RegistryProcess::Start(ro);
+  ASSERT_NE(registry, nullptr);
+  RegistryClientOptions options;
+  options.credentials.username = ro.username;
+  options.credentials.password = ro.password;
+  options.monolithic_max_bytes = 256 * 1024;
+  options.chunk_bytes = 256 * 1024;
+  auto client = Client(*registry, options);
+  std::vector<Descriptor> blobs;
+  for (int i = 0; i < 8; ++i) {
+    blobs.push_back(Put(RandomBytes(100000 + i * 70000, 100 + i), media::kOciLayerGzip));
+  }
+  std::vector<absl::Status> results(blobs.size());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < blobs.size(); i += 4) {
+        auto r = client->PutBlob(absl::StrCat("par/repo", i % 2), blobs[i],
+                                 OpenFromStore(*store_, blobs[i].digest));
+        results[i] = r.status();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i];
+    auto head = client->HasBlob(absl::StrCat("par/repo", i % 2), blobs[i].digest);
+    ASSERT_TRUE(head.ok() && head->has_value()) << i;
+    EXPECT_EQ(**head, blobs[i].size);
+  }
 }
 
 }  // namespace

@@ -46,7 +46,8 @@ int PickFreePort() {
 size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
 
 // GET /v2/ once; the HTTP status, or 0 when the registry does not answer yet.
-long ProbeStatus(const std::string& url, const std::string& ca_file) {
+long ProbeStatus(const std::string& url, const std::string& ca_file,
+                 const TestCertificates* client) {
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return 0;
   std::string target = url + "/v2/";
@@ -55,6 +56,10 @@ long ProbeStatus(const std::string& url, const std::string& ca_file) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 1000L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Discard);
   if (!ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
+  if (client != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, client->client_cert.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, client->client_key.c_str());
+  }
   long code = 0;
   if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_cleanup(curl);
@@ -76,7 +81,10 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output, int ti
 }
 
 TestCertificates MakeTestCertificates(const std::string& dir, const std::string& ca_name) {
-  TestCertificates c{dir + "/ca.crt", dir + "/ca.key", dir + "/server.crt", dir + "/server.key"};
+  TestCertificates c{dir + "/ca.crt",     dir + "/ca.key",     dir + "/server.crt",
+                     dir + "/server.key", dir + "/client.crt", dir + "/client.key"};
+  const std::string client_csr = dir + "/client.csr", client_ext = dir + "/client.ext";
+  WriteFile(client_ext, "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n");
   const std::string csr = dir + "/server.csr", ext = dir + "/server.ext";
   WriteFile(ext,
             "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
@@ -92,6 +100,10 @@ TestCertificates MakeTestCertificates(const std::string& dir, const std::string&
        "-keyout", c.server_key, "-out", csr, "-subj", "/CN=127.0.0.1"},
       {"openssl", "x509", "-req", "-in", csr, "-CA", c.ca_cert, "-CAkey", c.ca_key,
        "-CAcreateserial", "-out", c.server_cert, "-days", "2", "-extfile", ext},
+      {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", c.client_key, "-out", client_csr, "-subj", "/CN=slipway-test-client"},
+      {"openssl", "x509", "-req", "-in", client_csr, "-CA", c.ca_cert, "-CAkey", c.ca_key,
+       "-CAcreateserial", "-out", c.client_cert, "-days", "2", "-extfile", client_ext},
   };
   for (const auto& argv : steps) {
     std::string out;
@@ -137,6 +149,9 @@ bool RegistryProcess::Launch(std::string* error) {
   if (options_.tls) {
     absl::StrAppend(&config, "  tls:\n    certificate: ", certs_.server_cert, "\n    key: ",
                     certs_.server_key, "\n");
+    if (options_.require_client_cert) {
+      absl::StrAppend(&config, "    clientcas:\n      - ", certs_.ca_cert, "\n");
+    }
   }
   if (options_.basic_auth) {
     absl::StrAppend(&config, "auth:\n  htpasswd:\n    realm: slipway-test\n    path: ",
@@ -176,7 +191,7 @@ bool RegistryProcess::Launch(std::string* error) {
       *error = absl::StrCat("docker-registry exited early; log:\n", Log());
       return false;
     }
-    long code = ProbeStatus(url(), ca);
+    long code = ProbeStatus(url(), ca, options_.require_client_cert ? &certs_ : nullptr);
     if (code == 200 || code == 401) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

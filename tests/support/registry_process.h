@@ -23,6 +23,8 @@ struct TestCertificates {
   std::string ca_key;
   std::string server_cert;
   std::string server_key;
+  std::string client_cert;  // signed by the same CA, extendedKeyUsage=clientAuth
+  std::string client_key;
   std::string CaPem() const { return ReadFile(ca_cert); }
 };
 TestCertificates MakeTestCertificates(const std::string& dir, const std::string& ca_name);
@@ -30,6 +32,7 @@ TestCertificates MakeTestCertificates(const std::string& dir, const std::string&
 struct RegistryProcessOptions {
   bool tls = false;         // https with a CA generated for the test
   bool basic_auth = false;  // htpasswd (bcrypt) with `username` / `password`
+  bool require_client_cert = false;  // with tls: mTLS, clients need certificates().client_cert
   // Token auth (`auth: token`): the realm of a token server and the certificate whose key
   // signs its JWTs (see TokenIssuer); both set → token mode.
   std::string token_realm;
