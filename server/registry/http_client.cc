@@ -23,6 +23,7 @@ namespace slipway::registry {
 namespace {
 
 constexpr absl::string_view kTransportPayload = "slipway.dev/transport";
+constexpr int64_t kExpectContinueMinBytes = 1 << 20;
 
 absl::Status Transport(absl::string_view reason, std::string message) {
   return MakeTransportError(reason, std::move(message));
@@ -338,6 +339,14 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   }
 
   curl_slist* headers = nullptr;
+  // libcurl 7.88 sends "Expect: 100-continue" with every PUT/PATCH/POST body and waits up to 1 s
+  // for servers that never answer it. Only large bodies gain from it (a 401 arrives before
+  // megabytes are sent), so small ones go without.
+  const int64_t body_size = request.body_reader ? request.body_length
+                                                : static_cast<int64_t>(request.body.size());
+  if (body_size < kExpectContinueMinBytes && !request.headers.Has("Expect")) {
+    headers = curl_slist_append(headers, "Expect:");
+  }
   for (const auto& [name, value] : request.headers.entries()) {
     std::string line = value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value);
     headers = curl_slist_append(headers, line.c_str());

@@ -235,3 +235,101 @@ TEST_F(FakeRegistryTest, NotFoundIsNotRetriedAndDeadlineIsHonoured) {
 
 }  // namespace
 }  // namespace slipway::registry
+
+namespace slipway::registry {
+namespace {
+
+// A scripted upload endpoint: answers 416 to the first PATCH and reports `partial` bytes
+// received, so the client must continue from the registry's offset (docker-registry itself
+// cancels such sessions, so this path needs a script).
+TEST_F(FakeRegistryTest, ChunkedUploadRecoversFrom416AtTheRegistryOffset) {
+  const std::string content = std::string(300000, 'a') + std::string(200000, 'b');
+  const Digest digest = Sha256Of(content);
+  std::atomic<int> patches{0};
+  std::string received;  // what the registry "has"
+  absl::Mutex mu;
+  HttpTestServer registry([&](const RecordedRequest& req) {
+    absl::MutexLock lock(&mu);
+    if (req.method == "POST") {
+      TestResponse r = Status(202);
+      r.headers.emplace_back("Location", "/v2/r/blobs/uploads/u1?_state=opaque");
+      r.headers.emplace_back("OCI-Chunk-Min-Length", "200000");
+      return r;
+    }
+    if (req.method == "PATCH") {
+      if (patches++ == 0) {
+        received = req.body.substr(0, 123456);  // it kept part of the body, then said 416
+        return Status(416);
+      }
+      received += req.body;
+      TestResponse r = Status(202);
+      r.headers.emplace_back("Location", "/v2/r/blobs/uploads/u1?_state=opaque2");
+      r.headers.emplace_back("Range", absl::StrCat("0-", received.size() - 1));
+      return r;
+    }
+    if (req.method == "GET") {
+      TestResponse r = Status(204);
+      r.headers.emplace_back("Range", absl::StrCat("0-", received.size() - 1));
+      return r;
+    }
+    if (req.method == "PUT") {
+      return Status(req.Query("digest") == std::vector<std::string>{digest.ToString()} &&
+                            Sha256Of(received) == digest
+                        ? 201
+                        : 400);
+    }
+    return Status(405);
+  });
+  RegistryClientOptions o;
+  o.registry = absl::StrCat("127.0.0.1:", registry.port());
+  o.plain_http = true;
+  o.monolithic_max_bytes = 1000;
+  o.chunk_bytes = 100000;  // raised to the registry's 200000 minimum
+  auto client = RegistryClient::Create(o, clock_);
+  ASSERT_TRUE(client.ok());
+  TempDir dir;
+  auto store = FsBlobStore::Create({dir.path()});
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->PutSmall(content).ok());
+  Descriptor blob{"application/octet-stream", digest, static_cast<int64_t>(content.size()), {}};
+  auto put = (*client)->PutBlob("r", blob, OpenFromStore(**store, digest));
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->resumes, 1);
+
+  std::vector<std::string> ranges;
+  for (const RecordedRequest& r : registry.requests()) {
+    if (r.method == "PATCH") ranges.push_back(r.Header("Content-Range"));
+  }
+  EXPECT_EQ(ranges, (std::vector<std::string>{"0-199999", "123456-323455", "323456-499999"}));
+}
+
+TEST_F(FakeRegistryTest, IdentityTokenUsesTheRefreshTokenGrant) {
+  HttpTestServer realm([&](const RecordedRequest& req) {
+    if (req.method == "POST" && req.body.find("grant_type=refresh_token") != std::string::npos &&
+        req.body.find("refresh_token=idtok-1") != std::string::npos) {
+      return Status(200, R"({"access_token":"from-refresh","expires_in":300})");
+    }
+    return Status(401);
+  });
+  HttpTestServer front([&](const RecordedRequest& req) {
+    if (req.Header("Authorization") == "Bearer from-refresh") return Status(200, "{}");
+    TestResponse r = Status(401);
+    r.headers.emplace_back("WWW-Authenticate", absl::StrCat("Bearer realm=\"http://127.0.0.1:",
+                                                            realm.port(), "/token\",service=\"s\""));
+    return r;
+  });
+  RegistryClientOptions o;
+  o.registry = absl::StrCat("127.0.0.1:", front.port());
+  o.plain_http = true;
+  o.credentials.identity_token = "idtok-1";
+  auto client = RegistryClient::Create(o, clock_);
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->Ping().ok());
+  auto seen = realm.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].Header("Content-Type"), "application/x-www-form-urlencoded");
+}
+
+}  // namespace
+}  // namespace slipway::registry

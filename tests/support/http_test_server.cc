@@ -122,7 +122,7 @@ void HttpTestServer::Serve() {
 }
 
 void HttpTestServer::HandleConnection(int fd) {
-  // Bounded: at most 1 MiB of request and 5 s without progress.
+  // Bounded: at most 16 MiB of request and 5 s without progress.
   std::string data;
   size_t header_end = std::string::npos;
   size_t content_length = 0;
@@ -134,7 +134,7 @@ void HttpTestServer::HandleConnection(int fd) {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n <= 0) return;
     data.append(buf, static_cast<size_t>(n));
-    if (data.size() > (1 << 20)) return;
+    if (data.size() > (16 << 20)) return;
     if (header_end == std::string::npos && (header_end = data.find("\r\n\r\n")) != std::string::npos) {
       for (absl::string_view line : absl::StrSplit(data.substr(0, header_end), "\r\n")) {
         if (absl::StartsWithIgnoreCase(line, "content-length:")) {
