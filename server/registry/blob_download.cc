@@ -1,6 +1,7 @@
 // RegistryClient::GetBlob: streamed, hashed, resumed with Range after a broken transfer.
 
 #include "absl/strings/str_cat.h"
+#include "server/registry/reference.h"
 #include "server/registry/registry_call.h"
 #include "server/registry/registry_client.h"
 #include "storage/status_macros.h"
@@ -10,6 +11,7 @@ namespace slipway::registry {
 absl::StatusOr<int64_t> RegistryClient::GetBlob(absl::string_view repository,
                                                 const Digest& digest, int64_t expected_size,
                                                 BlobWriter& writer, const CallOptions& co) {
+  SLIPWAY_RETURN_IF_ERROR(ValidateRepository(repository));
   const absl::Time deadline = DeadlineOf(co);
   const std::string what =
       absl::StrCat("GET blob ", digest.ToString(), " from ", repository);

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/registry/reference.h"
 #include "server/registry/registry_call.h"
 #include "server/registry/registry_client.h"
 #include "spdlog/spdlog.h"
@@ -97,6 +98,8 @@ absl::StatusOr<PutBlobResult> RegistryClient::PutBlob(absl::string_view reposito
                                                       const BlobOpener& open,
                                                       const PutBlobOptions& options,
                                                       const CallOptions& co) {
+  SLIPWAY_RETURN_IF_ERROR(ValidateRepository(repository));
+  if (blob.size < 0) return absl::InvalidArgumentError("blob size must not be negative");
   const absl::Time deadline = DeadlineOf(co);
   const CallOptions call{deadline, co.stats};
   const std::string what = absl::StrCat("upload of blob ", blob.digest.ToString(), " to ",

@@ -88,6 +88,29 @@ absl::StatusOr<ImageReference> MakeImageReference(absl::string_view registry,
   return ref;
 }
 
+absl::Status ValidateRepository(absl::string_view repository) {
+  // With an explicit (reserved) domain NormalizeTag adds nothing, so the path must come back
+  // unchanged.
+  constexpr absl::string_view kProbeDomain = "registry.invalid/";
+  auto normalized = NormalizeTag(absl::StrCat(kProbeDomain, repository, ":t"));
+  if (!normalized.ok() || *normalized != absl::StrCat(kProbeDomain, repository, ":t")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid repository name \"", repository.substr(0, 100), "\"",
+        normalized.ok() ? "" : absl::StrCat(": ", normalized.status().message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateManifestReference(absl::string_view reference) {
+  if (absl::StartsWith(reference, "sha256:")) return Digest::Parse(reference).status();
+  auto normalized = NormalizeTag(absl::StrCat("registry.invalid/a:", reference));
+  if (!normalized.ok() || reference.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid tag \"", reference.substr(0, 130), "\""));
+  }
+  return absl::OkStatus();
+}
+
 std::string RegistryApiHost(absl::string_view domain) {
   if (domain == kDockerHubDomain || domain == "index.docker.io") {
     return std::string(kDockerHubApiHost);

@@ -40,6 +40,11 @@ absl::StatusOr<ImageReference> MakeImageReference(absl::string_view registry,
                                                   absl::string_view repository,
                                                   absl::string_view tag);
 
+// Checks a repository path ("team/app") and a manifest reference (a tag or "sha256:<hex>") with
+// the same grammar as references, before they become part of a URL. INVALID_ARGUMENT.
+absl::Status ValidateRepository(absl::string_view repository);
+absl::Status ValidateManifestReference(absl::string_view reference);
+
 // "docker.io" and "index.docker.io" → "registry-1.docker.io"; anything else unchanged.
 std::string RegistryApiHost(absl::string_view domain);
 

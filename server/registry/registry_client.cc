@@ -215,6 +215,7 @@ absl::StatusOr<std::optional<int64_t>> RegistryClient::HasBlob(absl::string_view
                                                                const Digest& digest,
                                                                bool for_push,
                                                                const CallOptions& co) {
+  SLIPWAY_RETURN_IF_ERROR(ValidateRepository(repository));
   Call call;
   call.method = "HEAD";
   call.path = absl::StrCat("/v2/", repository, "/blobs/", digest.ToString());
@@ -236,6 +237,8 @@ absl::StatusOr<MountResult> RegistryClient::MountBlob(absl::string_view reposito
                                                       const Digest& digest,
                                                       absl::string_view from_repository,
                                                       const CallOptions& co) {
+  SLIPWAY_RETURN_IF_ERROR(ValidateRepository(repository));
+  SLIPWAY_RETURN_IF_ERROR(ValidateRepository(from_repository));
   Call call;
   call.method = "POST";
   SLIPWAY_ASSIGN_OR_RETURN(
@@ -264,6 +267,8 @@ absl::StatusOr<MountResult> RegistryClient::MountBlob(absl::string_view reposito
 absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(absl::string_view repository,
                                                             absl::string_view reference,
                                                             const CallOptions& co) {
+  SLIPWAY_RETURN_IF_ERROR(ValidateRepository(repository));
+  SLIPWAY_RETURN_IF_ERROR(ValidateManifestReference(reference));
   Call call;
   call.path = absl::StrCat("/v2/", repository, "/manifests/", reference);
   call.headers.Add("Accept", ManifestAccept());
@@ -296,6 +301,8 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(absl::string_view re
 
 absl::StatusOr<std::optional<ManifestHead>> RegistryClient::HeadManifest(
     absl::string_view repository, absl::string_view reference, const CallOptions& co) {
+  SLIPWAY_RETURN_IF_ERROR(ValidateRepository(repository));
+  SLIPWAY_RETURN_IF_ERROR(ValidateManifestReference(reference));
   Call call;
   call.method = "HEAD";
   call.path = absl::StrCat("/v2/", repository, "/manifests/", reference);
@@ -324,6 +331,8 @@ absl::StatusOr<Digest> RegistryClient::PutManifest(absl::string_view repository,
                                                    absl::string_view media_type,
                                                    absl::string_view bytes,
                                                    const CallOptions& co) {
+  SLIPWAY_RETURN_IF_ERROR(ValidateRepository(repository));
+  SLIPWAY_RETURN_IF_ERROR(ValidateManifestReference(reference));
   const Digest ours = Sha256Of(bytes);
   if (absl::StartsWith(reference, "sha256:") && reference != ours.ToString()) {
     return absl::InvalidArgumentError(absl::StrCat("manifest pushed by digest ", reference,

@@ -333,3 +333,20 @@ TEST_F(FakeRegistryTest, IdentityTokenUsesTheRefreshTokenGrant) {
 
 }  // namespace
 }  // namespace slipway::registry
+
+namespace slipway::registry {
+namespace {
+
+TEST_F(FakeRegistryTest, BadNamesAreRefusedBeforeAnyRequest) {
+  HttpTestServer registry([&](const RecordedRequest&) { return Status(200, "{}"); });
+  auto client = Client(registry, false);
+  EXPECT_EQ(client->HasBlob("../admin", Sha256Of("x")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->GetManifest("r", "t?x=1").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->MountBlob("r", Sha256Of("x"), "a/../b").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(registry.requests().empty());
+}
+
+}  // namespace
+}  // namespace slipway::registry

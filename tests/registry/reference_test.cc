@@ -75,3 +75,22 @@ TEST(ReferenceTest, HostsAndConfigKeys) {
 
 }  // namespace
 }  // namespace slipway::registry
+
+namespace slipway::registry {
+namespace {
+
+TEST(ReferenceTest, ValidatesUrlParts) {
+  EXPECT_TRUE(ValidateRepository("team/app").ok());
+  EXPECT_TRUE(ValidateRepository("a").ok());
+  for (const char* bad : {"", "../x", "a/../b", "A", "a?b", "a/b#c", "a b", "a//b", "/a"}) {
+    EXPECT_EQ(ValidateRepository(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_TRUE(ValidateManifestReference("v1.2_3-x").ok());
+  EXPECT_TRUE(ValidateManifestReference(std::string("sha256:") + std::string(64, 'a')).ok());
+  for (const char* bad : {"", "-x", "a/b", "a?b", "sha256:xyz", ".hidden"}) {
+    EXPECT_FALSE(ValidateManifestReference(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace slipway::registry
