@@ -10,6 +10,7 @@
 #include "server/registry/registry_call.h"
 #include "storage/media_types.h"
 #include "tests/support/registry_process.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace slipway::registry {
@@ -17,7 +18,8 @@ namespace {
 
 using ::slipway::testing::RegistryProcess;
 using ::slipway::testing::RegistryProcessOptions;
-using ::slipway::testing::RunCommand;
+using ::slipway::testing::ProcessResult;
+using ::slipway::testing::RunProcess;
 using ::slipway::testing::TempDir;
 
 std::string RandomBytes(size_t n, uint32_t seed) {
@@ -254,15 +256,12 @@ TEST_F(RegistryClientTest, ManifestRoundTripVerifiedBySkopeo) {
 
   // Independent verifiers: skopeo sees the same bytes, and a copy re-checks every digest.
   const std::string ref = absl::StrCat("docker://", registry->host(), "/team/img:v1");
-  std::string raw;
-  ASSERT_EQ(RunCommand({"skopeo", "inspect", "--raw", "--tls-verify=false", ref}, &raw), 0) << raw;
-  EXPECT_EQ(Sha256Of(raw), digest);
-  std::string out;
-  ASSERT_EQ(RunCommand({"skopeo", "copy", "--src-tls-verify=false", ref,
-                        absl::StrCat("oci:", dir_.Sub("copy"), ":v1")},
-                       &out),
-            0)
-      << out;
+  ProcessResult raw = RunProcess({slipway::testing::FindProgram("skopeo"), "inspect", "--raw", "--tls-verify=false", ref});
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  EXPECT_EQ(Sha256Of(raw.out), digest);
+  ProcessResult copy = RunProcess({slipway::testing::FindProgram("skopeo"), "copy", "--src-tls-verify=false", ref,
+                                   absl::StrCat("oci:", dir_.Sub("copy"), ":v1")});
+  ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
 }
 
 TEST_F(RegistryClientTest, ManifestBodyCapIsEnforced) {
