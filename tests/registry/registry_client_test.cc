@@ -178,12 +178,15 @@ TEST_F(RegistryClientTest, ChunkedUploadResumesAfterConnectionReset) {
   auto client = Client(*registry, options);
   Descriptor blob = Put(RandomBytes(5 << 20, 3), media::kOciLayerGzip);
   int opens = 0;
-  BlobOpener flaky = [&]() -> absl::StatusOr<std::unique_ptr<BlobReader>> {
-    auto r = store_->NewReader(blob.digest);
+  BlobOpener from_store = OpenFromStore(*store_, blob.digest);
+  std::vector<int64_t> offsets;
+  BlobOpener flaky = [&](int64_t offset) -> absl::StatusOr<std::unique_ptr<BlobReader>> {
+    offsets.push_back(offset);
+    auto r = from_store(offset);
     if (!r.ok()) return r.status();
     // The second chunk (the second open) breaks 300 KiB past its start, once.
     if (++opens == 2) {
-      return std::unique_ptr<BlobReader>(new FlakyReader(std::move(*r), (2 << 20) + 300 * 1024));
+      return std::unique_ptr<BlobReader>(new FlakyReader(std::move(*r), 300 * 1024));
     }
     return r;
   };
@@ -195,6 +198,8 @@ TEST_F(RegistryClientTest, ChunkedUploadResumesAfterConnectionReset) {
   // the bytes before the break are sent twice.
   EXPECT_GT(put->bytes_sent, blob.size);
   EXPECT_EQ(stats.reasons, std::vector<std::string>{"reset"});
+  // Chunks open at their own offset; after the lost session the blob starts again at 0.
+  EXPECT_EQ(offsets, (std::vector<int64_t>{0, 2 << 20, 0, 2 << 20, 4 << 20}));
   auto head = client->HasBlob("resume", blob.digest);
   ASSERT_TRUE(head.ok() && head->has_value()) << head.status();
   EXPECT_EQ(**head, blob.size);
