@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -95,6 +96,22 @@ TEST_F(TokenAuthTest, UnauthorizedThenTokenThenRetryAndCache) {
   ASSERT_EQ(requests.back().granted.size(), 1u);
   EXPECT_EQ(requests.back().granted[0].name, "tok/app");
   EXPECT_EQ(requests.back().granted[0].actions, (std::vector<std::string>{"pull", "push"}));
+}
+
+TEST_F(TokenAuthTest, ConcurrentRequestsShareOneTokenFetch) {
+  auto client = Client(true);
+  ASSERT_TRUE(client->Ping().ok());
+  const int before = client->authenticator().token_requests();
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(8);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      results[t] = client->HasBlob("shared/app", Sha256Of(std::to_string(t)), true).status();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const absl::Status& s : results) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(client->authenticator().token_requests(), before + 1);
 }
 
 TEST_F(TokenAuthTest, ScopeEscalationFromPullToPullPush) {
