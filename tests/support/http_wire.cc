@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -138,22 +139,32 @@ std::string ReasonPhrase(int status) {
   }
 }
 
-absl::StatusOr<BodyFraming> RequestFraming(const RequestHead& head) {
+namespace {
+// Framing declared by Transfer-Encoding or Content-Length; nullopt when neither is present.
+absl::StatusOr<std::optional<BodyFraming>> DeclaredFraming(const Headers& headers) {
   BodyFraming framing;
-  if (auto te = FindHeader(head.headers, "Transfer-Encoding")) {
+  if (auto te = FindHeader(headers, "Transfer-Encoding")) {
     if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(*te), "chunked")) {
       return absl::InvalidArgumentError(absl::StrCat("unsupported Transfer-Encoding: ", *te));
     }
     framing.kind = BodyFraming::kChunked;
-    return framing;
+    return std::optional<BodyFraming>(framing);
   }
-  if (auto cl = FindHeader(head.headers, "Content-Length")) {
+  if (auto cl = FindHeader(headers, "Content-Length")) {
     if (!absl::SimpleAtoi(*cl, &framing.length)) {
       return absl::InvalidArgumentError(absl::StrCat("malformed Content-Length: ", *cl));
     }
     framing.kind = framing.length > 0 ? BodyFraming::kLength : BodyFraming::kNone;
+    return std::optional<BodyFraming>(framing);
   }
-  return framing;
+  return std::optional<BodyFraming>();
+}
+}  // namespace
+
+absl::StatusOr<BodyFraming> RequestFraming(const RequestHead& head) {
+  auto declared = DeclaredFraming(head.headers);
+  if (!declared.ok()) return declared.status();
+  return declared->value_or(BodyFraming{});
 }
 
 absl::StatusOr<BodyFraming> ResponseFraming(absl::string_view request_method,
@@ -163,20 +174,9 @@ absl::StatusOr<BodyFraming> ResponseFraming(absl::string_view request_method,
       head.status == 304) {
     return framing;
   }
-  if (auto te = FindHeader(head.headers, "Transfer-Encoding")) {
-    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(*te), "chunked")) {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported Transfer-Encoding: ", *te));
-    }
-    framing.kind = BodyFraming::kChunked;
-    return framing;
-  }
-  if (auto cl = FindHeader(head.headers, "Content-Length")) {
-    if (!absl::SimpleAtoi(*cl, &framing.length)) {
-      return absl::InvalidArgumentError(absl::StrCat("malformed Content-Length: ", *cl));
-    }
-    framing.kind = framing.length > 0 ? BodyFraming::kLength : BodyFraming::kNone;
-    return framing;
-  }
+  auto declared = DeclaredFraming(head.headers);
+  if (!declared.ok()) return declared.status();
+  if (declared->has_value()) return **declared;
   framing.kind = BodyFraming::kUntilClose;
   return framing;
 }
