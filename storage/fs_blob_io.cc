@@ -101,6 +101,9 @@ class FsBlobWriter : public BlobWriter {
                     RENAME_NOREPLACE) != 0) {
       int err = errno;
       if (err == EEXIST) {
+        // The same content is already there. Refresh its mtime: GC's grace period counts from
+        // the last write, and this publish is a write as far as the caller is concerned.
+        ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);
         file_.Discard();
         state_ = State::kPublished;
         return absl::OkStatus();
@@ -120,7 +123,13 @@ class FsBlobWriter : public BlobWriter {
   enum class State { kWriting, kFinished, kPublished, kFailed };
 
   absl::Status Flush() {
-    if (appender_ != nullptr) return Check(appender_->Finish());
+    if (appender_ != nullptr) {
+      absl::Status s = appender_->Finish();
+      // Finished writers may wait a long time for Publish (an import publishes all of its
+      // blobs at the end): give the 8 MiB of buffers back now.
+      appender_.reset();
+      return Check(std::move(s));
+    }
     // Small blobs are hashed here, once, as they are written (large ones by the appender).
     hasher_.Update(buffer_);
     if (buffer_.empty()) return absl::OkStatus();

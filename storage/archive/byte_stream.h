@@ -1,6 +1,9 @@
 #ifndef SLIPWAY_STORAGE_ARCHIVE_BYTE_STREAM_H_
 #define SLIPWAY_STORAGE_ARCHIVE_BYTE_STREAM_H_
 
+#include <memory>
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

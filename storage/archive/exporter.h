@@ -25,9 +25,16 @@ struct ExportOptions {
 // Streams `image` as a tar to `sink`. Entry order and metadata are deterministic (sorted where
 // the format allows, mtime 0, uid/gid 0, mode 0644/0755), so the same image exports to the same
 // bytes. Blobs are streamed from the store, never held whole; legacy exports decompress layers.
-// Errors: DATA_LOSS when a blob is missing or fails verification; the sink's errors.
+// Legacy exports need each layer's uncompressed size before its bytes (it goes in the tar
+// header): taken from the index's LayerCompression when known, else counted by decompressing
+// once (the diff_id is verified against the config) and recorded in `index` for next time.
+// `repo_tags` empty means the image's own tags. Exporting an image index (multi-platform) is
+// UNIMPLEMENTED.
+// Errors: DATA_LOSS when a blob is missing or fails verification (digest, or a layer whose
+// uncompressed digest differs from the config's diff_id); INVALID_ARGUMENT for a bad repo tag;
+// the sink's errors.
 absl::Status ExportArchive(const ImageRecord& image, const ExportOptions& options,
-                           const BlobStore& blobs, const ImageIndex& index, ByteSink& sink);
+                           const BlobStore& blobs, ImageIndex& index, ByteSink& sink);
 
 }  // namespace slipway
 

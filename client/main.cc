@@ -1,0 +1,74 @@
+// slipway: the step client of slipwayd.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "client/commands.h"
+#include "client/connection.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: slipway <command> [args]\n"
+    "  import FILE|DIR [--tag T]... [--select TAG] [--ignore-archive-tags]\n"
+    "  export REF -o FILE|- [--format docker|docker-legacy|oci]\n"
+    "  images [--json]\n"
+    "  tag REF TAG\n"
+    "  rm REF...\n"
+    "  gc [--dry-run] [--grace DURATION]\n"
+    "  version\n"
+    "environment: SLIPWAY_ADDR (unix:///path or host:port), SLIPWAY_TOKEN or SLIPWAY_TOKEN_FILE,\n"
+    "             SLIPWAY_TLS=1 and SLIPWAY_TLS_CA for TLS on TCP\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return slipway::client::kExitUsage;
+  }
+  std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "version" || command == "--version") {
+    std::cout << "slipway " << SLIPWAY_VERSION << "\n";
+    return 0;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  using Runner = int (*)(slipway::client::Connection&, const std::vector<std::string>&);
+  Runner run = nullptr;
+  if (command == "import") run = slipway::client::RunImport;
+  if (command == "export") run = slipway::client::RunExport;
+  if (command == "images") run = slipway::client::RunImages;
+  if (command == "tag") run = slipway::client::RunTag;
+  if (command == "rm") run = slipway::client::RunRm;
+  if (command == "gc") run = slipway::client::RunGc;
+  if (run == nullptr) {
+    std::cerr << "slipway: unknown command \"" << command << "\"\n" << kUsage;
+    return slipway::client::kExitUsage;
+  }
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+  auto settings = slipway::client::SettingsFromEnvironment(env, geteuid() == 0);
+  if (!settings.ok()) {
+    std::cerr << "slipway: " << command << ": " << settings.status().message() << "\n";
+    return slipway::client::kExitFailed;
+  }
+  auto conn = slipway::client::Connection::Open(*settings);
+  if (!conn.ok()) {
+    std::cerr << "slipway: " << command << ": " << conn.status().message() << "\n";
+    return slipway::client::kExitFailed;
+  }
+  return run(**conn, args);
+}

@@ -1,0 +1,81 @@
+#ifndef SLIPWAY_SERVER_SERVICE_SLIPWAY_SERVICE_H_
+#define SLIPWAY_SERVER_SERVICE_SLIPWAY_SERVICE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/common/logging.h"
+#include "server/common/metrics.h"
+#include "slipway/v1/slipway.grpc.pb.h"
+#include "storage/blob_store.h"
+#include "storage/garbage_collector.h"
+#include "storage/image_index.h"
+
+namespace slipway {
+
+struct SlipwayServiceOptions {
+  int64_t gc_grace_seconds = 3600;  // used when a request asks for the server's default
+  int64_t store_quota_bytes = 0;    // 0 = none
+};
+
+// The gRPC handlers: proto ⇄ storage, status mapping, per-RPC metrics and request ids. Thin by
+// design — the work lives in storage/ (and later build/, push/, scan/). Thread-safe: gRPC calls
+// handlers concurrently; every dependency is itself thread-safe. Authentication happens before
+// any handler runs (see server/common/auth.h). Dependencies must outlive the service.
+class SlipwayService final : public v1::Slipway::Service {
+ public:
+  SlipwayService(const SlipwayServiceOptions& options, BlobStore& blobs, ImageIndex& index,
+                 GarbageCollector& gc, ServerMetrics& metrics);
+
+  // Recomputes slipway_store_bytes / slipway_store_blobs by listing the store. Called at startup
+  // and after every call that changes the store.
+  void RefreshStoreGauges();
+
+  grpc::Status Build(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::BuildServerMessage, v1::BuildClientMessage>* stream) override;
+  grpc::Status ImportImage(grpc::ServerContext* context,
+                           grpc::ServerReader<v1::ImportImageRequest>* reader,
+                           v1::ImportImageResponse* response) override;
+  grpc::Status ExportImage(grpc::ServerContext* context, const v1::ExportImageRequest* request,
+                           grpc::ServerWriter<v1::ExportImageChunk>* writer) override;
+  grpc::Status Scan(grpc::ServerContext* context, const v1::ScanRequest* request,
+                    v1::ScanResponse* response) override;
+  grpc::Status Push(grpc::ServerContext* context, const v1::PushRequest* request,
+                    grpc::ServerWriter<v1::PushProgress>* writer) override;
+  grpc::Status PushMany(grpc::ServerContext* context, const v1::PushManyRequest* request,
+                        grpc::ServerWriter<v1::PushProgress>* writer) override;
+  grpc::Status GetImage(grpc::ServerContext* context, const v1::GetImageRequest* request,
+                        v1::Image* response) override;
+  grpc::Status ListImages(grpc::ServerContext* context, const v1::ListImagesRequest* request,
+                          v1::ListImagesResponse* response) override;
+  grpc::Status TagImage(grpc::ServerContext* context, const v1::TagImageRequest* request,
+                        v1::Image* response) override;
+  grpc::Status DeleteImage(grpc::ServerContext* context, const v1::DeleteImageRequest* request,
+                           v1::DeleteImageResponse* response) override;
+  grpc::Status GarbageCollect(grpc::ServerContext* context,
+                              const v1::GarbageCollectRequest* request,
+                              v1::GarbageCollectResponse* response) override;
+
+ private:
+  // A tag (normalized) or a digest → the stored image. INVALID_ARGUMENT naming "ref" for a
+  // malformed or empty ref; NOT_FOUND naming the ref.
+  absl::StatusOr<ImageRecord> ResolveRef(const std::string& ref) const;
+
+  const SlipwayServiceOptions options_;
+  BlobStore& blobs_;
+  ImageIndex& index_;
+  GarbageCollector& gc_;
+  ServerMetrics& metrics_;
+  RequestIdGenerator request_ids_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+// ImageRecord → the API's Image (tags as stored: normalized).
+void ToProto(const ImageRecord& record, v1::Image* out);
+
+}  // namespace slipway
+
+#endif  // SLIPWAY_SERVER_SERVICE_SLIPWAY_SERVICE_H_
