@@ -26,9 +26,14 @@ constexpr int64_t kProgressEveryBytes = 8 << 20;
 // the retry policy never retries CANCELLED).
 class ProgressReader : public BlobReader {
  public:
-  ProgressReader(std::unique_ptr<BlobReader> inner, std::function<void(int64_t)> on_bytes,
-                 CancelCheck cancelled)
-      : inner_(std::move(inner)), on_bytes_(std::move(on_bytes)), cancelled_(std::move(cancelled)) {}
+  // `offset`: where the inner reader starts in the blob (an upload resumed mid-way).
+  ProgressReader(std::unique_ptr<BlobReader> inner, int64_t offset,
+                 std::function<void(int64_t)> on_bytes, CancelCheck cancelled)
+      : inner_(std::move(inner)),
+        on_bytes_(std::move(on_bytes)),
+        cancelled_(std::move(cancelled)),
+        read_(offset),
+        reported_(offset) {}
   int64_t size() const override { return inner_->size(); }
   absl::StatusOr<size_t> Read(char* buf, size_t n) override {
     if (cancelled_ && cancelled_()) return absl::CancelledError("push cancelled during an upload");
@@ -47,8 +52,8 @@ class ProgressReader : public BlobReader {
   std::unique_ptr<BlobReader> inner_;
   std::function<void(int64_t)> on_bytes_;
   CancelCheck cancelled_;
-  int64_t read_ = 0;
-  int64_t reported_ = 0;
+  int64_t read_;
+  int64_t reported_;
 };
 
 bool IsManifestLike(absl::string_view media_type) {
@@ -265,10 +270,12 @@ class TargetPush {
     }
     Emit(blob, BlobState::kUploading, 0);
     registry::BlobOpener from_store = registry::OpenFromStore(*env_.blobs, blob.digest);
-    registry::BlobOpener open = [&, from_store]() -> absl::StatusOr<std::unique_ptr<BlobReader>> {
-      SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, from_store());
+    registry::BlobOpener open =
+        [&, from_store](int64_t offset) -> absl::StatusOr<std::unique_ptr<BlobReader>> {
+      SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, from_store(offset));
       return std::unique_ptr<BlobReader>(std::make_unique<ProgressReader>(
-          std::move(reader), [this, &blob](int64_t n) { Emit(blob, BlobState::kUploading, n); },
+          std::move(reader), offset,
+          [this, &blob](int64_t n) { Emit(blob, BlobState::kUploading, n); },
           ctx_.cancelled));
     };
     RetryStats stats;

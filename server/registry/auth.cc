@@ -86,8 +86,30 @@ absl::StatusOr<std::optional<std::string>> Authenticator::AuthorizationFor(
     if (creds.username.empty() && creds.password.empty()) return std::optional<std::string>();
     return std::optional<std::string>(BasicAuthorization(creds.username, creds.password));
   }
-  SLIPWAY_ASSIGN_OR_RETURN(std::string header, FetchToken(*challenge, merged));
+  SLIPWAY_ASSIGN_OR_RETURN(std::string header, CachedOrFetch(*challenge, merged, false));
   return std::optional<std::string>(std::move(header));
+}
+
+absl::StatusOr<std::string> Authenticator::CachedOrFetch(const AuthChallenge& challenge,
+                                                         const std::vector<std::string>& scopes,
+                                                         bool force) {
+  const std::string key = ScopeKey(scopes);
+  std::shared_ptr<absl::Mutex> fetch_lock;
+  {
+    absl::MutexLock lock(&mu_);
+    std::shared_ptr<absl::Mutex>& slot = fetch_locks_[key];
+    if (slot == nullptr) slot = std::make_shared<absl::Mutex>();
+    fetch_lock = slot;
+  }
+  absl::MutexLock fetching(fetch_lock.get());
+  if (!force) {
+    absl::MutexLock lock(&mu_);
+    auto it = tokens_.find(key);
+    if (it != tokens_.end() && clock_.Now() < it->second.expires) {
+      return "Bearer " + it->second.value;
+    }
+  }
+  return FetchToken(challenge, scopes);
 }
 
 absl::StatusOr<std::string> Authenticator::OnUnauthorized(const HttpResponse& response,
@@ -116,7 +138,7 @@ absl::StatusOr<std::string> Authenticator::OnUnauthorized(const HttpResponse& re
       challenge_ = *bearer;
       tokens_.erase(ScopeKey(merged));
     }
-    return FetchToken(*bearer, merged);
+    return CachedOrFetch(*bearer, merged, /*force=*/true);
   }
   if (basic != nullptr) {
     if (creds.username.empty() && creds.password.empty()) {

@@ -2,6 +2,7 @@
 #define SLIPWAY_SERVER_REGISTRY_AUTH_H_
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,6 +105,10 @@ class Authenticator {
     std::string value;
     absl::Time expires;
   };
+  // A cached token for `scopes` or a fresh one; concurrent callers for the same scopes wait
+  // for one request instead of each asking the token endpoint (`force`: skip the cache).
+  absl::StatusOr<std::string> CachedOrFetch(const AuthChallenge& challenge,
+                                            const std::vector<std::string>& scopes, bool force);
   absl::StatusOr<std::string> FetchToken(const AuthChallenge& challenge,
                                          const std::vector<std::string>& scopes);
   absl::StatusOr<HttpResponse> RequestToken(const std::string& realm_url,
@@ -118,6 +123,8 @@ class Authenticator {
   std::optional<AuthChallenge> challenge_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Token> tokens_ ABSL_GUARDED_BY(mu_);
   std::string refresh_token_ ABSL_GUARDED_BY(mu_);
+  // One lock per scope set, held while its token is fetched.
+  absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> fetch_locks_ ABSL_GUARDED_BY(mu_);
   int token_requests_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

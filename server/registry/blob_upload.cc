@@ -14,17 +14,6 @@
 
 namespace slipway::registry {
 
-absl::Status SkipBytes(BlobReader& reader, int64_t n) {
-  std::vector<char> buf(static_cast<size_t>(std::min<int64_t>(n, 1 << 20)));
-  while (n > 0) {
-    SLIPWAY_ASSIGN_OR_RETURN(size_t got,
-                             reader.Read(buf.data(), std::min<size_t>(buf.size(), n)));
-    if (got == 0) return absl::DataLossError("blob ended before the resume offset");
-    n -= static_cast<int64_t>(got);
-  }
-  return absl::OkStatus();
-}
-
 BodyReader LimitedReader(BlobReader* reader, int64_t length, int64_t* counter) {
   auto left = std::make_shared<int64_t>(length);
   return [reader, left, counter](char* buf, size_t n) -> absl::StatusOr<size_t> {
@@ -155,7 +144,7 @@ absl::StatusOr<PutBlobResult> RegistryClient::PutChunked(absl::string_view repos
     call.headers.Add("Content-Type", "application/octet-stream");
     call.headers.Add("Content-Range", absl::StrCat(offset, "-", offset + len - 1));
     call.open = open;
-    call.skip = offset;
+    call.offset = offset;
     call.body_length = len;
     call.bytes_sent = &result.bytes_sent;
     call.scopes = {RepositoryScope(repository, true)};

@@ -18,10 +18,10 @@ struct RegistryClient::Call {
   std::string url;   // absolute (upload locations); wins when set
   HeaderMap headers;
   std::string body;
-  // A streamed body: `open` re-opens the blob for every attempt, `skip` bytes are passed over,
-  // then `body_length` bytes are sent (counted into *bytes_sent when set).
+  // A streamed body: `open(offset)` re-opens the blob for every attempt, then `body_length`
+  // bytes are sent (counted into *bytes_sent when set).
   BlobOpener open;
-  int64_t skip = 0;
+  int64_t offset = 0;
   int64_t body_length = 0;
   int64_t* bytes_sent = nullptr;
   BodySink sink;
@@ -32,8 +32,6 @@ struct RegistryClient::Call {
   bool retry = true;  // false: the caller retries (uploads and downloads that hold state)
 };
 
-// Reads and drops `n` bytes. DATA_LOSS when the blob ends first.
-absl::Status SkipBytes(BlobReader& reader, int64_t n);
 // A BodyReader over the next `length` bytes of `reader`; DATA_LOSS when the blob ends first.
 BodyReader LimitedReader(BlobReader* reader, int64_t length, int64_t* counter);
 // Parses an upload's Range header ("0-<end>", optionally "bytes=0-<end>") into the next offset.

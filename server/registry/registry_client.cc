@@ -1,6 +1,11 @@
 #include "server/registry/registry_client.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -44,8 +49,47 @@ std::string ManifestAccept() {
 
 }  // namespace
 
+namespace {
+
+// Reads a blob file from an offset (resumed and chunked uploads).
+class FileRangeReader : public BlobReader {
+ public:
+  FileRangeReader(int fd, int64_t size) : fd_(fd), size_(size) {}
+  ~FileRangeReader() override { close(fd_); }
+  int64_t size() const override { return size_; }
+  absl::StatusOr<size_t> Read(char* buf, size_t n) override {
+    for (;;) {
+      ssize_t got = read(fd_, buf, n);
+      if (got >= 0) return static_cast<size_t>(got);
+      if (errno != EINTR) return absl::DataLossError(absl::StrCat("read: ", strerror(errno)));
+    }
+  }
+
+ private:
+  int fd_;
+  int64_t size_;
+};
+
+}  // namespace
+
 BlobOpener OpenFromStore(const BlobStore& store, const Digest& digest) {
-  return [&store, digest]() { return store.NewReader(digest, /*verify=*/false); };
+  return [&store, digest](int64_t offset) -> absl::StatusOr<std::unique_ptr<BlobReader>> {
+    if (offset == 0) return store.NewReader(digest, /*verify=*/false);
+    SLIPWAY_ASSIGN_OR_RETURN(int64_t size, store.Stat(digest));
+    if (offset < 0 || offset > size) {
+      return absl::OutOfRangeError(absl::StrCat("offset ", offset, " is outside blob ",
+                                                digest.ToString(), " of ", size, " bytes"));
+    }
+    const std::string path = store.PathOf(digest);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot open blob ", digest.ToString()));
+    if (lseek(fd, offset, SEEK_SET) != offset) {
+      close(fd);
+      return absl::DataLossError(absl::StrCat("cannot seek in blob ", digest.ToString()));
+    }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return std::unique_ptr<BlobReader>(new FileRangeReader(fd, size));
+  };
 }
 
 RegistryClient::RegistryClient(const RegistryClientOptions& options, Clock& clock)
@@ -160,8 +204,7 @@ absl::StatusOr<HttpResponse> RegistryClient::ExecuteOnce(const Call& call, absl:
     }
     std::unique_ptr<BlobReader> reader;
     if (call.open) {
-      SLIPWAY_ASSIGN_OR_RETURN(reader, call.open());
-      SLIPWAY_RETURN_IF_ERROR(SkipBytes(*reader, call.skip));
+      SLIPWAY_ASSIGN_OR_RETURN(reader, call.open(call.offset));
       req.body_length = call.body_length;
       req.body_reader = LimitedReader(reader.get(), call.body_length, call.bytes_sent);
     }

@@ -62,8 +62,12 @@ struct CallOptions {
   RetryStats* stats = nullptr;         // retries of this call are added here
 };
 
-// Re-opens a blob from its start; called again for every retry or resumption of an upload.
-using BlobOpener = std::function<absl::StatusOr<std::unique_ptr<BlobReader>>()>;
+// Opens a blob positioned at `offset`; called for every chunk, retry and resumption of an
+// upload (so a chunk at 448 MiB does not re-read the 448 MiB before it).
+using BlobOpener =
+    std::function<absl::StatusOr<std::unique_ptr<BlobReader>>(int64_t offset)>;
+// Offset 0: the store's own reader. Beyond: the blob's file (BlobStore::PathOf) read from the
+// offset. The store must outlive the opener.
 BlobOpener OpenFromStore(const BlobStore& store, const Digest& digest);
 
 struct MountResult {

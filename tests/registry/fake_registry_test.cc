@@ -6,16 +6,15 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/registry/registry_client.h"
-#include "tests/support/http_test_server.h"
+#include "tests/registry/scripted_server.h"
 #include "tests/support/temp_dir.h"
 
 namespace slipway::registry {
 namespace {
 
-using ::slipway::testing::HttpTestServer;
-using ::slipway::testing::RecordedRequest;
 using ::slipway::testing::TempDir;
-using ::slipway::testing::TestResponse;
+using HttpTestServer = ScriptedServer;
+using TestResponse = ScriptedResponse;
 
 constexpr char kUser[] = "u";
 constexpr char kPassword[] = "Fake-Registry-Canary-12";

@@ -10,6 +10,7 @@
 #include "server/registry/registry_call.h"
 #include "storage/media_types.h"
 #include "tests/support/registry_process.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace slipway::registry {
@@ -17,7 +18,8 @@ namespace {
 
 using ::slipway::testing::RegistryProcess;
 using ::slipway::testing::RegistryProcessOptions;
-using ::slipway::testing::RunCommand;
+using ::slipway::testing::ProcessResult;
+using ::slipway::testing::RunProcess;
 using ::slipway::testing::TempDir;
 
 std::string RandomBytes(size_t n, uint32_t seed) {
@@ -176,12 +178,15 @@ TEST_F(RegistryClientTest, ChunkedUploadResumesAfterConnectionReset) {
   auto client = Client(*registry, options);
   Descriptor blob = Put(RandomBytes(5 << 20, 3), media::kOciLayerGzip);
   int opens = 0;
-  BlobOpener flaky = [&]() -> absl::StatusOr<std::unique_ptr<BlobReader>> {
-    auto r = store_->NewReader(blob.digest);
+  BlobOpener from_store = OpenFromStore(*store_, blob.digest);
+  std::vector<int64_t> offsets;
+  BlobOpener flaky = [&](int64_t offset) -> absl::StatusOr<std::unique_ptr<BlobReader>> {
+    offsets.push_back(offset);
+    auto r = from_store(offset);
     if (!r.ok()) return r.status();
     // The second chunk (the second open) breaks 300 KiB past its start, once.
     if (++opens == 2) {
-      return std::unique_ptr<BlobReader>(new FlakyReader(std::move(*r), (2 << 20) + 300 * 1024));
+      return std::unique_ptr<BlobReader>(new FlakyReader(std::move(*r), 300 * 1024));
     }
     return r;
   };
@@ -193,6 +198,8 @@ TEST_F(RegistryClientTest, ChunkedUploadResumesAfterConnectionReset) {
   // the bytes before the break are sent twice.
   EXPECT_GT(put->bytes_sent, blob.size);
   EXPECT_EQ(stats.reasons, std::vector<std::string>{"reset"});
+  // Chunks open at their own offset; after the lost session the blob starts again at 0.
+  EXPECT_EQ(offsets, (std::vector<int64_t>{0, 2 << 20, 0, 2 << 20, 4 << 20}));
   auto head = client->HasBlob("resume", blob.digest);
   ASSERT_TRUE(head.ok() && head->has_value()) << head.status();
   EXPECT_EQ(**head, blob.size);
@@ -254,15 +261,12 @@ TEST_F(RegistryClientTest, ManifestRoundTripVerifiedBySkopeo) {
 
   // Independent verifiers: skopeo sees the same bytes, and a copy re-checks every digest.
   const std::string ref = absl::StrCat("docker://", registry->host(), "/team/img:v1");
-  std::string raw;
-  ASSERT_EQ(RunCommand({"skopeo", "inspect", "--raw", "--tls-verify=false", ref}, &raw), 0) << raw;
-  EXPECT_EQ(Sha256Of(raw), digest);
-  std::string out;
-  ASSERT_EQ(RunCommand({"skopeo", "copy", "--src-tls-verify=false", ref,
-                        absl::StrCat("oci:", dir_.Sub("copy"), ":v1")},
-                       &out),
-            0)
-      << out;
+  ProcessResult raw = RunProcess({slipway::testing::FindProgram("skopeo"), "inspect", "--raw", "--tls-verify=false", ref});
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  EXPECT_EQ(Sha256Of(raw.out), digest);
+  ProcessResult copy = RunProcess({slipway::testing::FindProgram("skopeo"), "copy", "--src-tls-verify=false", ref,
+                                   absl::StrCat("oci:", dir_.Sub("copy"), ":v1")});
+  ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
 }
 
 TEST_F(RegistryClientTest, ManifestBodyCapIsEnforced) {

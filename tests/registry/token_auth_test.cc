@@ -3,28 +3,25 @@
 
 #include <memory>
 #include <random>
+#include <thread>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 #include "server/registry/registry_client.h"
 #include "storage/media_types.h"
-#include "tests/support/http_test_server.h"
+#include "tests/support/token_server.h"
 #include "tests/support/registry_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace slipway::registry {
 namespace {
 
-using ::slipway::testing::HttpTestServer;
-using ::slipway::testing::RecordedRequest;
 using ::slipway::testing::RegistryProcess;
 using ::slipway::testing::RegistryProcessOptions;
 using ::slipway::testing::TempDir;
-using ::slipway::testing::TestResponse;
-using ::slipway::testing::TokenIssuer;
+using ::slipway::testing::TokenRequestRecord;
+using ::slipway::testing::TokenServer;
+using ::slipway::testing::TokenServerOptions;
 
 constexpr char kUser[] = "tokenuser";
 constexpr char kPassword[] = "Token-Canary-Pw-31";
@@ -32,41 +29,20 @@ constexpr char kPassword[] = "Token-Canary-Pw-31";
 class TokenAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    issuer_ = std::make_unique<TokenIssuer>(dir_.path(), "slipway-test-issuer", "slipway-registry");
     // Authenticated users get every action they ask for; anonymous ones only pull.
-    server_ = std::make_unique<HttpTestServer>([this](const RecordedRequest& req) {
-      TestResponse resp;
-      std::string auth = req.Header("Authorization");
-      bool authenticated = false;
-      if (!auth.empty()) {
-        if (auth != BasicAuthorization(kUser, kPassword)) {
-          resp.status = 401;
-          resp.body = R"({"details":"bad credentials"})";
-          return resp;
-        }
-        authenticated = true;
-      }
-      std::vector<TokenIssuer::Grant> grants;
-      for (const std::string& scope : req.Query("scope")) {
-        for (absl::string_view one : absl::StrSplit(scope, ' ', absl::SkipEmpty())) {
-          std::vector<std::string> parts = absl::StrSplit(one, ':');
-          if (parts.size() != 3) continue;
-          TokenIssuer::Grant g{parts[0], parts[1], {}};
-          for (absl::string_view action : absl::StrSplit(parts[2], ',')) {
-            if (authenticated || action == "pull") g.actions.emplace_back(action);
-          }
-          grants.push_back(g);
-        }
-      }
-      nlohmann::json body = {{"token", issuer_->Issue(authenticated ? kUser : "", grants)},
-                             {"expires_in", 300}};
-      resp.headers.emplace_back("Content-Type", "application/json");
-      resp.body = body.dump();
-      return resp;
-    });
+    TokenServerOptions to;
+    to.cert_path = dir_.Sub("token.crt");
+    to.service = "slipway-registry";
+    to.user = kUser;
+    to.password = kPassword;
+    auto ts = TokenServer::Start(to);
+    ASSERT_TRUE(ts.ok()) << ts.status();
+    server_ = std::move(*ts);
     RegistryProcessOptions ro;
-    ro.token_realm = server_->url() + "/token";
-    ro.token_cert_file = issuer_->cert_file();
+    ro.token_realm = server_->realm();
+    ro.token_cert_file = server_->cert_path();
+    ro.token_service = server_->service();
+    ro.token_issuer = server_->issuer();
     registry_ = RegistryProcess::Start(ro);
     ASSERT_NE(registry_, nullptr);
     auto store = FsBlobStore::Create({dir_.Sub("store")});
@@ -89,8 +65,7 @@ class TokenAuthTest : public ::testing::Test {
 
   TempDir dir_;
   RealClock clock_;
-  std::unique_ptr<TokenIssuer> issuer_;
-  std::unique_ptr<HttpTestServer> server_;
+  std::unique_ptr<TokenServer> server_;
   std::unique_ptr<RegistryProcess> registry_;
   std::unique_ptr<FsBlobStore> store_;
 };
@@ -112,13 +87,31 @@ TEST_F(TokenAuthTest, UnauthorizedThenTokenThenRetryAndCache) {
 
   // Every token request carried Basic credentials, service and scope; the password never
   // reached the registry-facing error paths.
-  auto requests = server_->requests();
+  auto requests = server_->Requests();
   ASSERT_FALSE(requests.empty());
-  for (const RecordedRequest& r : requests) {
-    EXPECT_EQ(r.Header("Authorization"), BasicAuthorization(kUser, kPassword));
-    EXPECT_EQ(r.Query("service"), std::vector<std::string>{"slipway-registry"});
+  for (const TokenRequestRecord& r : requests) {
+    EXPECT_EQ(r.subject, kUser) << r.target;
+    EXPECT_EQ(r.status, 200);
   }
-  EXPECT_EQ(requests.back().Query("scope"), std::vector<std::string>{"repository:tok/app:pull,push"});
+  ASSERT_EQ(requests.back().granted.size(), 1u);
+  EXPECT_EQ(requests.back().granted[0].name, "tok/app");
+  EXPECT_EQ(requests.back().granted[0].actions, (std::vector<std::string>{"pull", "push"}));
+}
+
+TEST_F(TokenAuthTest, ConcurrentRequestsShareOneTokenFetch) {
+  auto client = Client(true);
+  ASSERT_TRUE(client->Ping().ok());
+  const int before = client->authenticator().token_requests();
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(8);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      results[t] = client->HasBlob("shared/app", Sha256Of(std::to_string(t)), true).status();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const absl::Status& s : results) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(client->authenticator().token_requests(), before + 1);
 }
 
 TEST_F(TokenAuthTest, ScopeEscalationFromPullToPullPush) {
@@ -150,8 +143,9 @@ TEST_F(TokenAuthTest, ScopeEscalationFromPullToPullPush) {
   ASSERT_EQ(denied->status, 401);  // insufficient scope: the challenge asks for pull,push
   auto escalated = auth.OnUnauthorized(*denied, {RepositoryScope("esc/app", false)});
   ASSERT_TRUE(escalated.ok()) << escalated.status();
-  EXPECT_EQ(server_->requests().back().Query("scope"),
-            std::vector<std::string>{"repository:esc/app:pull,push"});
+  ASSERT_EQ(server_->Requests().back().requested.size(), 1u);
+  EXPECT_EQ(server_->Requests().back().requested[0].actions,
+            (std::vector<std::string>{"pull", "push"}));
   start.headers.Set("Authorization", *escalated);
   auto accepted = (*http)->Send(start);
   ASSERT_TRUE(accepted.ok());

@@ -1,10 +1,8 @@
 #include "tests/support/registry_process.h"
 
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,10 +14,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "server/registry/subprocess.h"
-
-extern char** environ;
+#include "tests/support/subprocess.h"
 
 namespace slipway::testing {
 namespace {
@@ -68,16 +65,15 @@ long ProbeStatus(const std::string& url, const std::string& ca_file,
 
 }  // namespace
 
-int RunCommand(const std::vector<std::string>& argv, std::string* output, int timeout_seconds) {
-  registry::ProcessOptions options;
-  options.timeout = absl::Seconds(timeout_seconds);
-  auto result = registry::RunProcess(argv, options);
-  if (!result.ok()) {
-    ADD_FAILURE() << absl::StrJoin(argv, " ") << ": " << result.status();
-    return -1;
+std::string FindProgram(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = absl::StrCat(dir, "/", program);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
-  if (output != nullptr) *output = result->out + result->err;
-  return result->exit_code;
+  return program;
 }
 
 TestCertificates MakeTestCertificates(const std::string& dir, const std::string& ca_name) {
@@ -92,23 +88,22 @@ TestCertificates MakeTestCertificates(const std::string& dir, const std::string&
             "keyUsage=critical,digitalSignature,keyEncipherment\n"
             "extendedKeyUsage=serverAuth\n");
   const std::vector<std::vector<std::string>> steps = {
-      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+      {FindProgram("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
        "-nodes", "-keyout", c.ca_key, "-out", c.ca_cert, "-days", "2", "-subj",
        "/CN=" + ca_name, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
        "keyUsage=critical,keyCertSign,cRLSign"},
-      {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+      {FindProgram("openssl"), "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
        "-keyout", c.server_key, "-out", csr, "-subj", "/CN=127.0.0.1"},
-      {"openssl", "x509", "-req", "-in", csr, "-CA", c.ca_cert, "-CAkey", c.ca_key,
+      {FindProgram("openssl"), "x509", "-req", "-in", csr, "-CA", c.ca_cert, "-CAkey", c.ca_key,
        "-CAcreateserial", "-out", c.server_cert, "-days", "2", "-extfile", ext},
-      {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+      {FindProgram("openssl"), "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
        "-keyout", c.client_key, "-out", client_csr, "-subj", "/CN=slipway-test-client"},
-      {"openssl", "x509", "-req", "-in", client_csr, "-CA", c.ca_cert, "-CAkey", c.ca_key,
+      {FindProgram("openssl"), "x509", "-req", "-in", client_csr, "-CA", c.ca_cert, "-CAkey", c.ca_key,
        "-CAcreateserial", "-out", c.client_cert, "-days", "2", "-extfile", client_ext},
   };
   for (const auto& argv : steps) {
-    std::string out;
-    int rc = RunCommand(argv, &out, 60);
-    EXPECT_EQ(rc, 0) << absl::StrJoin(argv, " ") << "\n" << out;
+    ProcessResult r = RunProcess(argv);
+    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(argv, " ") << "\n" << r.out << r.err;
   }
   return c;
 }
@@ -117,13 +112,12 @@ std::unique_ptr<RegistryProcess> RegistryProcess::Start(const RegistryProcessOpt
   std::unique_ptr<RegistryProcess> r(new RegistryProcess(options));
   if (options.tls) r->certs_ = MakeTestCertificates(r->dir_.Sub("tls"), "slipway-test-ca");
   if (options.basic_auth) {
-    std::string line;
-    int rc = RunCommand({"htpasswd", "-Bbn", options.username, options.password}, &line, 60);
-    if (rc != 0) {
-      ADD_FAILURE() << "htpasswd failed";
+    ProcessResult p = RunProcess({FindProgram("htpasswd"), "-Bbn", options.username, options.password});
+    if (p.exit_code != 0) {
+      ADD_FAILURE() << "htpasswd failed: " << p.err;
       return nullptr;
     }
-    WriteFile(r->dir_.Sub("htpasswd"), line);
+    WriteFile(r->dir_.Sub("htpasswd"), p.out);
   }
   std::string error;
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -166,20 +160,10 @@ bool RegistryProcess::Launch(std::string* error) {
   WriteFile(dir_.Sub("config.yml"), config);
 
   const std::string log_path = dir_.Sub("registry.log");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  std::string config_path = dir_.Sub("config.yml");
-  std::vector<char*> argv = {const_cast<char*>("docker-registry"), const_cast<char*>("serve"),
-                             config_path.data(), nullptr};
-  int rc = posix_spawnp(&pid_, "docker-registry", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
+  pid_ = SpawnProcess({FindProgram("docker-registry"), "serve", dir_.Sub("config.yml")}, {}, log_path);
+  if (pid_ <= 0) {
     pid_ = -1;
-    *error = absl::StrCat("posix_spawnp docker-registry: ", strerror(rc));
+    *error = "cannot start docker-registry";
     return false;
   }
   // Bounded wait: 300 probes, each at most 1 s of curl timeout plus 50 ms.

@@ -11,10 +11,9 @@
 
 namespace slipway::testing {
 
-// Runs a command (PATH lookup), returns its exit code; stdout+stderr go to `output` if given.
-// Bounded by `timeout_seconds`. Aborts the test if the program cannot be started.
-int RunCommand(const std::vector<std::string>& argv, std::string* output = nullptr,
-               int timeout_seconds = 120);
+// The absolute path of `program` found on $PATH (subprocess.h runs argv[0] without a PATH
+// search); `program` itself when not found, so the failure names it.
+std::string FindProgram(const std::string& program);
 
 // A CA and a server certificate for 127.0.0.1 / localhost (subjectAltName), made with the
 // openssl command line in `dir`. Files are PEM.
@@ -34,7 +33,7 @@ struct RegistryProcessOptions {
   bool basic_auth = false;  // htpasswd (bcrypt) with `username` / `password`
   bool require_client_cert = false;  // with tls: mTLS, clients need certificates().client_cert
   // Token auth (`auth: token`): the realm of a token server and the certificate whose key
-  // signs its JWTs (see TokenIssuer); both set → token mode.
+  // signs its JWTs (tests/support/token_server.h); both set → token mode.
   std::string token_realm;
   std::string token_cert_file;
   std::string token_service = "slipway-registry";
