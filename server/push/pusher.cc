@@ -299,6 +299,12 @@ class TargetPush {
   }
 
   void RecordLocation(const Descriptor& blob) {
+    // A read first: a warm push finds every location known and writes (and fsyncs) nothing.
+    auto known = env_.index->FindBlobLocations(target_.registry, blob.digest);
+    if (known.ok() &&
+        std::find(known->begin(), known->end(), target_.repository) != known->end()) {
+      return;
+    }
     // Best effort: a lost record only costs a future mount.
     (void)env_.index->RecordBlobLocation(target_.registry, target_.repository, blob.digest);
   }
