@@ -154,5 +154,19 @@ TEST_F(ClientPushTest, BasicAuthFromStdinAndEnvironmentPasswordNeverPrinted) {
   EXPECT_THAT(server_->Log(), Not(HasSubstr(options.password)));
 }
 
+TEST_F(ClientPushTest, BadRequestsNameTheFieldAtFault) {
+  ProcessResult r = Slipway({"push", "nothere:1", "127.0.0.1:1/x/app:v1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("ref"));
+  r = Slipway({"push", "demo/app:v1", "127.0.0.1:1/Upper/App:v1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("target.repository"));
+  r = Slipway({"push-many", "demo/app:v1", "127.0.0.1:1/ok:v1", "127.0.0.1:1/x:bad tag"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("targets[1].tags[0]"));
+  r = Slipway({"push", "demo/app:v1", "no-slash"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
 }  // namespace
 }  // namespace slipway
