@@ -23,6 +23,8 @@ namespace {
 constexpr size_t kChunkBytes = 1 << 20;
 constexpr int kShortCallSeconds = 120;
 
+}  // namespace
+
 int Fail(const std::string& what, const std::string& message) {
   std::cerr << "slipway: " << what << ": " << message << "\n";
   return kExitFailed;
@@ -32,12 +34,6 @@ int FailRpc(const std::string& rpc, const grpc::Status& status) {
   return Fail(rpc, status.error_message().empty() ? "failed" : status.error_message());
 }
 
-// Splits args into positionals and --flag values; `value_flags` take a value.
-struct Args {
-  std::vector<std::string> positional;
-  std::vector<std::pair<std::string, std::string>> flags;
-  std::string error;
-};
 Args SplitArgs(const std::vector<std::string>& args, const std::vector<std::string>& value_flags,
                const std::vector<std::string>& bool_flags) {
   Args out;
@@ -95,8 +91,6 @@ std::string ShortDigest(const std::string& digest) {
   auto colon = digest.find(':');
   return colon == std::string::npos ? digest : digest.substr(colon + 1, 12);
 }
-
-}  // namespace
 
 int Usage(const std::string& message) {
   std::cerr << "slipway: " << message << "\n";

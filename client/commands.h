@@ -1,7 +1,9 @@
 #ifndef SLIPWAY_CLIENT_COMMANDS_H_
 #define SLIPWAY_CLIENT_COMMANDS_H_
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "client/connection.h"
@@ -22,8 +24,26 @@ int RunTag(Connection& conn, const std::vector<std::string>& args);
 int RunRm(Connection& conn, const std::vector<std::string>& args);
 int RunGc(Connection& conn, const std::vector<std::string>& args);
 
+int RunPush(Connection& conn, const std::vector<std::string>& args);
+int RunPushMany(Connection& conn, const std::vector<std::string>& args);
+
 // Prints "slipway: <what>: <message>" and returns kExitUsage.
 int Usage(const std::string& message);
+
+// Helpers shared by the command files.
+// Prints "slipway: <what>: <message>" on stderr and returns kExitFailed.
+int Fail(const std::string& what, const std::string& message);
+int FailRpc(const std::string& rpc, const grpc::Status& status);
+// Positionals and --flag values; `value_flags` take a value, `bool_flags` do not.
+struct Args {
+  std::vector<std::string> positional;
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::string error;
+};
+Args SplitArgs(const std::vector<std::string>& args, const std::vector<std::string>& value_flags,
+               const std::vector<std::string>& bool_flags);
+std::string HumanSize(int64_t bytes);
+std::string ShortDigest(const std::string& digest);
 
 }  // namespace slipway::client
 

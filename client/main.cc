@@ -20,6 +20,9 @@ constexpr char kUsage[] =
     "  tag REF TAG\n"
     "  rm REF...\n"
     "  gc [--dry-run] [--grace DURATION]\n"
+    "  push REF REGISTRY/REPO[:TAG] [--tag T]... [--username U --password-stdin] [--insecure]\n"
+    "       [--skip-verify] [--ca FILE]   (or SLIPWAY_REGISTRY_USERNAME / SLIPWAY_REGISTRY_PASSWORD)\n"
+    "  push-many REF REGISTRY/REPO[:TAG]... [same flags, applied to every destination]\n"
     "  version\n"
     "environment: SLIPWAY_ADDR (unix:///path or host:port), SLIPWAY_TOKEN or SLIPWAY_TOKEN_FILE,\n"
     "             SLIPWAY_TLS=1 and SLIPWAY_TLS_CA for TLS on TCP\n";
@@ -51,6 +54,8 @@ int main(int argc, char** argv) {
   if (command == "tag") run = slipway::client::RunTag;
   if (command == "rm") run = slipway::client::RunRm;
   if (command == "gc") run = slipway::client::RunGc;
+  if (command == "push") run = slipway::client::RunPush;
+  if (command == "push-many") run = slipway::client::RunPushMany;
   if (run == nullptr) {
     std::cerr << "slipway: unknown command \"" << command << "\"\n" << kUsage;
     return slipway::client::kExitUsage;

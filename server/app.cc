@@ -30,6 +30,9 @@
 #include "server/common/listen_address.h"
 #include "server/common/logging.h"
 #include "server/common/metrics.h"
+#include "server/push/fan_out.h"
+#include "server/push/push_metrics.h"
+#include "server/registry/retry.h"
 #include "server/service/slipway_service.h"
 #include "storage/blob_store.h"
 #include "storage/fsck.h"
@@ -201,7 +204,12 @@ absl::Status App::Init(const Config& config) {
   SlipwayServiceOptions service_options;
   service_options.gc_grace_seconds = config_.gc_grace_seconds;
   service_options.store_quota_bytes = config_.store_quota_bytes;
-  service_ = std::make_unique<SlipwayService>(service_options, *blobs_, *index_, *gc_, *metrics_);
+  clock_ = std::make_unique<registry::RealClock>();
+  push_metrics_ = std::make_unique<push::PushMetrics>(*registry_);
+  push_engine_ = std::make_unique<push::PushEngine>(push::PushEngineOptions{}, *blobs_, *index_,
+                                                    *clock_, push_metrics_.get());
+  service_ = std::make_unique<SlipwayService>(service_options, *blobs_, *index_, *gc_, *metrics_,
+                                              push_engine_.get());
   service_->RefreshStoreGauges();
 
   grpc::EnableDefaultHealthCheckService(true);

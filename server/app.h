@@ -24,6 +24,13 @@ class ImageIndex;
 class GarbageCollector;
 class ServerMetrics;
 class SlipwayService;
+namespace registry {
+class RealClock;
+}
+namespace push {
+class PushMetrics;
+class PushEngine;
+}  // namespace push
 
 // Holds <data-dir>/LOCK with an exclusive flock for its lifetime, so two processes never share
 // a store. FAILED_PRECONDITION naming the directory when another process holds it.
@@ -72,6 +79,9 @@ class App {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<registry::RealClock> clock_;
+  std::unique_ptr<push::PushMetrics> push_metrics_;
+  std::unique_ptr<push::PushEngine> push_engine_;
   std::unique_ptr<SlipwayService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> unix_sockets_;  // paths to remove at exit

@@ -24,4 +24,14 @@ absl::StatusOr<std::vector<Descriptor>> ImageIndex::ImageBlobs(const Digest& man
   return out;
 }
 
+absl::Status ImageIndex::RecordBlobLocation(absl::string_view, absl::string_view,
+                                            const Digest&) {
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ImageIndex::FindBlobLocations(absl::string_view,
+                                                                       const Digest&) const {
+  return std::vector<std::string>{};
+}
+
 }  // namespace slipway

@@ -96,6 +96,17 @@ class ImageIndex {
   // default derives manifest + config + layers from Resolve() (misses an index's children).
   virtual absl::StatusOr<std::vector<Descriptor>> ImageBlobs(const Digest& manifest) const;
   virtual int schema_version() const = 0;
+
+  // Remote locations: that `digest` is known to exist in `repository` of `registry` (host[:port],
+  // as the push target names it) — pushed there, found there, mounted there or pulled from
+  // there. Idempotent; a repeat refreshes the record's time. Used for cross-repository mounts.
+  // The defaults record nothing (an index without location support never offers a mount).
+  virtual absl::Status RecordBlobLocation(absl::string_view registry,
+                                          absl::string_view repository, const Digest& digest);
+  // The repositories of `registry` known to hold `digest`, most recently recorded first
+  // (empty when none).
+  virtual absl::StatusOr<std::vector<std::string>> FindBlobLocations(
+      absl::string_view registry, const Digest& digest) const;
 };
 
 struct SqliteImageIndexOptions {

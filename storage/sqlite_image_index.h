@@ -48,6 +48,10 @@ class SqliteImageIndex final : public ImageIndex {
   absl::Status ForgetBlob(const Digest& digest) override;
   absl::StatusOr<std::vector<Digest>> ReferencedBlobs() const override;
   absl::StatusOr<std::vector<Descriptor>> ImageBlobs(const Digest& manifest) const override;
+  absl::Status RecordBlobLocation(absl::string_view registry, absl::string_view repository,
+                                  const Digest& digest) override;
+  absl::StatusOr<std::vector<std::string>> FindBlobLocations(
+      absl::string_view registry, const Digest& digest) const override;
   int schema_version() const override { return version_; }
 
   // A digest read back from our own rows; a malformed one means the file was damaged or edited

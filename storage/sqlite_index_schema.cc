@@ -87,6 +87,15 @@ CREATE TABLE blob_usage (
   last_used_unix INTEGER NOT NULL
 );
 )sql"},
+    {4, "remote blob locations (cross-repository mounts)", R"sql(
+CREATE TABLE blob_locations (
+  registry      TEXT    NOT NULL,
+  repository    TEXT    NOT NULL,
+  digest        TEXT    NOT NULL,
+  recorded_unix INTEGER NOT NULL,
+  PRIMARY KEY (registry, digest, repository)
+);
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

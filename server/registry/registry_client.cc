@@ -210,6 +210,7 @@ absl::StatusOr<HttpResponse> RegistryClient::ExecuteOnce(const Call& call, absl:
     }
     absl::StatusOr<HttpResponse> resp =
         call.follow_redirects ? http_->SendFollowingRedirects(req) : http_->Send(req);
+    if (options_.on_response) options_.on_response(call.method, resp.ok() ? resp->status : 0);
     if (!resp.ok()) {
       auto reason = TransportErrorReason(resp.status());
       bool fall_back = false;

@@ -50,6 +50,10 @@ struct RegistryClientOptions {
   absl::Duration connect_timeout = absl::Seconds(30);
   absl::Duration stall_timeout = absl::Seconds(60);
   std::shared_ptr<spdlog::logger> logger;  // default: spdlog's default logger
+  // Observes every HTTP exchange (each attempt, token requests excluded): the method and the
+  // status, 0 for a transport failure. For metrics; called on the requesting thread, so it
+  // must be thread-safe and quick. Never given a URL or header.
+  std::function<void(absl::string_view method, int status)> on_response;
 };
 
 // Per-call settings.

@@ -42,12 +42,14 @@ void ToProto(const ImageRecord& record, v1::Image* out) {
 }
 
 SlipwayService::SlipwayService(const SlipwayServiceOptions& options, BlobStore& blobs,
-                               ImageIndex& index, GarbageCollector& gc, ServerMetrics& metrics)
+                               ImageIndex& index, GarbageCollector& gc, ServerMetrics& metrics,
+                               push::PushEngine* push_engine)
     : options_(options),
       blobs_(blobs),
       index_(index),
       gc_(gc),
       metrics_(metrics),
+      push_engine_(push_engine),
       log_(GetLogger("service")) {}
 
 void SlipwayService::RefreshStoreGauges() {
@@ -95,19 +97,6 @@ grpc::Status SlipwayService::Scan(grpc::ServerContext* context, const v1::ScanRe
                                   v1::ScanResponse* response) {
   RpcScope scope("Scan", context, metrics_, request_ids_, *log_);
   return scope.Finish(NotYet("Scan", "scan hooks", 7));
-}
-
-grpc::Status SlipwayService::Push(grpc::ServerContext* context, const v1::PushRequest* request,
-                                  grpc::ServerWriter<v1::PushProgress>* writer) {
-  RpcScope scope("Push", context, metrics_, request_ids_, *log_);
-  return scope.Finish(NotYet("Push", "push engine", 3));
-}
-
-grpc::Status SlipwayService::PushMany(grpc::ServerContext* context,
-                                      const v1::PushManyRequest* request,
-                                      grpc::ServerWriter<v1::PushProgress>* writer) {
-  RpcScope scope("PushMany", context, metrics_, request_ids_, *log_);
-  return scope.Finish(NotYet("PushMany", "push engine", 3));
 }
 
 grpc::Status SlipwayService::GetImage(grpc::ServerContext* context,

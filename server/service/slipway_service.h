@@ -14,6 +14,9 @@
 #include "storage/image_index.h"
 
 namespace slipway {
+namespace push {
+class PushEngine;
+}
 
 struct SlipwayServiceOptions {
   int64_t gc_grace_seconds = 3600;  // used when a request asks for the server's default
@@ -27,7 +30,8 @@ struct SlipwayServiceOptions {
 class SlipwayService final : public v1::Slipway::Service {
  public:
   SlipwayService(const SlipwayServiceOptions& options, BlobStore& blobs, ImageIndex& index,
-                 GarbageCollector& gc, ServerMetrics& metrics);
+                 GarbageCollector& gc, ServerMetrics& metrics,
+                 push::PushEngine* push_engine = nullptr);
 
   // Recomputes slipway_store_bytes / slipway_store_blobs by listing the store. Called at startup
   // and after every call that changes the store.
@@ -69,6 +73,7 @@ class SlipwayService final : public v1::Slipway::Service {
   ImageIndex& index_;
   GarbageCollector& gc_;
   ServerMetrics& metrics_;
+  push::PushEngine* push_engine_;  // null: Push and PushMany answer UNIMPLEMENTED
   RequestIdGenerator request_ids_;
   std::shared_ptr<spdlog::logger> log_;
 };

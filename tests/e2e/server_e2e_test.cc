@@ -103,8 +103,9 @@ TEST(ServerE2eTest, UnimplementedRpcsSayWhenTheyLand) {
     while (reader->Read(&progress)) {
     }
     grpc::Status s = reader->Finish();
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-    EXPECT_THAT(s.error_message(), HasSubstr("push engine (issue 3)"));
+    // The push engine has landed: a request without a target is refused by name.
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("target"));
   }
   {
     auto ctx = Ctx();
@@ -112,7 +113,9 @@ TEST(ServerE2eTest, UnimplementedRpcsSayWhenTheyLand) {
     v1::PushProgress progress;
     while (reader->Read(&progress)) {
     }
-    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("targets"));
   }
   {
     v1::ScanResponse response;

@@ -287,7 +287,7 @@ TEST_F(ImageIndexTest, MigratesAnOlderFileForward) {
     auto db = SqliteDb::Open(path_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE lease_blobs; DROP TABLE leases; DROP TABLE blob_usage;"
-                            "DROP TABLE layer_compression;"
+                            "DROP TABLE layer_compression; DROP TABLE blob_locations;"
                             "DELETE FROM schema_migrations WHERE version > 1;"
                             "PRAGMA user_version = 1;").ok());
   }
@@ -296,6 +296,7 @@ TEST_F(ImageIndexTest, MigratesAnOlderFileForward) {
   EXPECT_EQ(index->schema_version(), LatestIndexSchemaVersion());
   EXPECT_TRUE(index->CreateLease(10).ok());
   EXPECT_TRUE(index->TouchBlobs({Sha256Of("x")}, 5).ok());
+  EXPECT_TRUE(index->RecordBlobLocation("r:1", "repo", Sha256Of("x")).ok());
 }
 
 TEST_F(ImageIndexTest, RefusesAFileFromTheFuture) {

@@ -1,0 +1,208 @@
+// slipway push / push-many: Push and PushMany with progress lines and a per-target table.
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "client/commands.h"
+
+namespace slipway::client {
+namespace {
+
+const char* StateName(v1::BlobProgress::State s) {
+  switch (s) {
+    case v1::BlobProgress::EXISTS: return "exists";
+    case v1::BlobProgress::MOUNTED: return "mounted";
+    case v1::BlobProgress::UPLOADING: return "uploading";
+    case v1::BlobProgress::UPLOADED: return "uploaded";
+    default: return "?";
+  }
+}
+
+const char* CodeName(int code) {
+  static const char* const kNames[] = {
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
+}
+
+// Flags shared by push and push-many, applied to every destination.
+struct PushFlags {
+  std::vector<std::string> tags;
+  std::string username;
+  std::string password;
+  bool insecure = false;
+  bool skip_verify = false;
+  std::string ca_pem;
+};
+
+const std::vector<std::string> kValueFlags = {"--tag", "-t", "--username", "-u", "--ca"};
+const std::vector<std::string> kBoolFlags = {"--password-stdin", "--insecure", "--skip-verify"};
+
+// Parses the flags; returns an error message (empty when fine).
+std::string ParseFlags(const Args& args, PushFlags* out) {
+  bool password_stdin = false;
+  for (const auto& [name, value] : args.flags) {
+    if (name == "--tag" || name == "-t") out->tags.push_back(value);
+    if (name == "--username" || name == "-u") out->username = value;
+    if (name == "--password-stdin") password_stdin = true;
+    if (name == "--insecure") out->insecure = true;
+    if (name == "--skip-verify") out->skip_verify = true;
+    if (name == "--ca") {
+      std::ifstream in(value, std::ios::binary);
+      if (!in) return "--ca: cannot read " + value;
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      out->ca_pem = ss.str();
+    }
+  }
+  if (out->username.empty()) {
+    if (const char* u = std::getenv("SLIPWAY_REGISTRY_USERNAME")) out->username = u;
+  }
+  if (password_stdin) {
+    if (out->username.empty()) return "--password-stdin needs --username";
+    std::getline(std::cin, out->password);
+    if (!out->password.empty() && out->password.back() == '\r') out->password.pop_back();
+  } else if (const char* p = std::getenv("SLIPWAY_REGISTRY_PASSWORD")) {
+    out->password = p;
+  }
+  if (!out->password.empty() && out->username.empty()) {
+    return "a registry password needs a username (--username or SLIPWAY_REGISTRY_USERNAME)";
+  }
+  return "";
+}
+
+// "REGISTRY/REPO[:TAG]" → a target; an error message when malformed.
+std::string ParseDestination(const std::string& dest, const PushFlags& flags, v1::PushTarget* t) {
+  auto slash = dest.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == dest.size()) {
+    return "destination \"" + dest + "\": want REGISTRY/REPOSITORY[:TAG]";
+  }
+  t->set_registry(dest.substr(0, slash));
+  std::string repo = dest.substr(slash + 1);
+  auto colon = repo.rfind(':');
+  std::vector<std::string> tags = flags.tags;
+  if (colon != std::string::npos) {
+    tags.insert(tags.begin(), repo.substr(colon + 1));
+    repo = repo.substr(0, colon);
+  }
+  if (repo.empty()) return "destination \"" + dest + "\": empty repository";
+  t->set_repository(repo);
+  if (tags.empty()) tags.push_back("latest");
+  for (const auto& tag : tags) t->add_tags(tag);
+  if (!flags.username.empty()) {
+    t->mutable_credential()->set_registry(t->registry());
+    t->mutable_credential()->mutable_basic()->set_username(flags.username);
+    t->mutable_credential()->mutable_basic()->set_password(flags.password);
+  }
+  if (flags.insecure || flags.skip_verify || !flags.ca_pem.empty()) {
+    t->mutable_tls()->set_insecure_http(flags.insecure);
+    t->mutable_tls()->set_skip_verify(flags.skip_verify);
+    t->mutable_tls()->set_ca_pem(flags.ca_pem);
+  }
+  return "";
+}
+
+// Reads the progress stream, prints lines and the table; returns how many targets failed.
+int Follow(grpc::ClientReaderInterface<v1::PushProgress>& reader,
+           const std::vector<std::string>& names, std::vector<v1::TargetResult>* results) {
+  v1::PushProgress msg;
+  while (reader.Read(&msg)) {
+    if (msg.has_blob()) {
+      const auto& b = msg.blob();
+      if (b.state() == v1::BlobProgress::UPLOADING && b.bytes_sent() > 0) continue;
+      const int i = b.target_index();
+      const std::string& name = i >= 0 && i < static_cast<int>(names.size()) ? names[i] : "?";
+      std::cout << name << ": " << ShortDigest(b.digest()) << " " << StateName(b.state()) << " ("
+                << HumanSize(b.size()) << ")\n";
+    } else if (msg.has_target_done()) {
+      results->push_back(msg.target_done());
+    }
+  }
+  int failed = 0;
+  std::cout << absl::StrFormat("%-40s %-18s %-14s %8s %7s %7s %10s %7s %8s\n", "TARGET", "RESULT",
+                               "DIGEST", "UPLOADED", "MOUNTED", "SKIPPED", "SENT", "RETRIES",
+                               "TIME");
+  for (const auto& r : *results) {
+    if (r.code() != 0) ++failed;
+    std::cout << absl::StrFormat("%-40s %-18s %-14s %8d %7d %7d %10s %7d %7.2fs\n",
+                                 absl::StrCat(r.registry(), "/", r.repository()),
+                                 CodeName(r.code()), ShortDigest(r.manifest_digest()),
+                                 r.blobs_uploaded(), r.blobs_mounted(), r.blobs_skipped(),
+                                 HumanSize(r.bytes_sent()), r.retries(),
+                                 r.duration_ms() / 1000.0);
+  }
+  for (const auto& r : *results) {
+    if (r.code() != 0) {
+      std::cerr << "slipway: push to " << r.registry() << "/" << r.repository() << ": "
+                << r.message() << "\n";
+    }
+  }
+  return failed;
+}
+
+int RunPushCommon(Connection& conn, const std::vector<std::string>& raw, bool many) {
+  const char* cmd = many ? "push-many" : "push";
+  Args args = SplitArgs(raw, kValueFlags, kBoolFlags);
+  if (!args.error.empty()) return Usage(absl::StrCat(cmd, ": ", args.error));
+  if (args.positional.size() < 2 || (!many && args.positional.size() != 2)) {
+    return Usage(many ? "push-many: want REF DEST..." : "push: want REF REGISTRY/REPO[:TAG]");
+  }
+  PushFlags flags;
+  if (std::string e = ParseFlags(args, &flags); !e.empty()) {
+    return Usage(absl::StrCat(cmd, ": ", e));
+  }
+  std::vector<v1::PushTarget> targets;
+  std::vector<std::string> names;
+  for (size_t i = 1; i < args.positional.size(); ++i) {
+    v1::PushTarget t;
+    if (std::string e = ParseDestination(args.positional[i], flags, &t); !e.empty()) {
+      return Usage(absl::StrCat(cmd, ": ", e));
+    }
+    names.push_back(absl::StrCat(t.registry(), "/", t.repository()));
+    targets.push_back(std::move(t));
+  }
+  auto ctx = conn.NewContext();
+  std::vector<v1::TargetResult> results;
+  grpc::Status status;
+  int failed = 0;
+  if (many) {
+    v1::PushManyRequest request;
+    request.set_ref(args.positional[0]);
+    for (auto& t : targets) *request.add_targets() = std::move(t);
+    auto reader = conn.stub().PushMany(ctx.get(), request);
+    failed = Follow(*reader, names, &results);
+    status = reader->Finish();
+  } else {
+    v1::PushRequest request;
+    request.set_ref(args.positional[0]);
+    *request.mutable_target() = std::move(targets[0]);
+    auto reader = conn.stub().Push(ctx.get(), request);
+    failed = Follow(*reader, names, &results);
+    status = reader->Finish();
+    // The target's failure is already printed with its result.
+    if (!status.ok() && !results.empty()) return kExitFailed;
+  }
+  if (!status.ok()) return FailRpc(many ? "PushMany" : "Push", status);
+  return failed == 0 ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+int RunPush(Connection& conn, const std::vector<std::string>& args) {
+  return RunPushCommon(conn, args, false);
+}
+
+int RunPushMany(Connection& conn, const std::vector<std::string>& args) {
+  return RunPushCommon(conn, args, true);
+}
+
+}  // namespace slipway::client
