@@ -420,6 +420,71 @@ TEST_F(PullerTest, CancelledBeforeBlobsRecordsNothing) {
   EXPECT_TRUE(index_->List()->empty());
 }
 
+// The registry answers the chosen platform's manifest with another manifest's bytes: the
+// digest the index promised does not match, so nothing is fetched further or recorded.
+TEST_F(PullerTest, ChildManifestNotMatchingIndexEntryIsDataLoss) {
+  auto registry = RegistryProcess::Start();
+  ASSERT_NE(registry, nullptr);
+  TempDir layout;
+  MultiArchLayout multi = BuildMultiArchLayout(layout.Sub("oci"), "multi");
+  SkopeoPush("oci:" + layout.Sub("oci") + ":multi", registry->host() + "/team/multi:1", true);
+  auto proxy = FaultProxy::Start(registry->port());
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  std::string amd64_bytes =
+      ReadFile(layout.Sub("oci") + "/blobs/sha256/" + multi.amd64.manifest_digest.hex());
+  ASSERT_TRUE((*proxy)
+                  ->AddRule(FaultRule()
+                                .Method("GET")
+                                .PathContains("/manifests/" + multi.arm64_manifest.ToString())
+                                .Always()
+                                .Respond(200, {{"Content-Type", std::string(media::kOciManifest)}},
+                                         amd64_bytes))
+                  .ok());
+  auto client = Client((*proxy)->HostPort());
+  ASSERT_NE(client, nullptr);
+  Puller puller(*client, *store_, *index_);
+  PullOptions arm;
+  arm.platform = {"linux", "arm64", "v8"};
+  PullStats stats;
+  arm.stats = &stats;
+  auto r = puller.Pull(Ref((*proxy)->HostPort() + "/team/multi:1"), arm);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_EQ((*proxy)->TimesFired(0), 1);
+  EXPECT_EQ(stats.blobs_fetched, 0);
+  EXPECT_EQ(StoreBlobCount(), 0);
+  EXPECT_TRUE(index_->List()->empty());
+}
+
+TEST_F(PullerTest, PastDeadlineFailsWithoutTraffic) {
+  auto registry = RegistryProcess::Start();
+  ASSERT_NE(registry, nullptr);
+  auto proxy = FaultProxy::Start(registry->port());
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  auto client = Client((*proxy)->HostPort());
+  ASSERT_NE(client, nullptr);
+  Puller puller(*client, *store_, *index_);
+  PullOptions options;
+  options.call.deadline = absl::Now() - absl::Seconds(1);
+  auto r = puller.Pull(Ref((*proxy)->HostPort() + "/team/app:v1"), options);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_TRUE((*proxy)->Requests().empty());
+}
+
+TEST_F(PullerTest, BadTagFailsBeforeAnyRequest) {
+  auto registry = RegistryProcess::Start();
+  ASSERT_NE(registry, nullptr);
+  auto proxy = FaultProxy::Start(registry->port());
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  auto client = Client((*proxy)->HostPort());
+  ASSERT_NE(client, nullptr);
+  Puller puller(*client, *store_, *index_);
+  PullOptions options;
+  options.tag = "Upper/Case:v1";
+  auto r = puller.Pull(Ref((*proxy)->HostPort() + "/team/app:v1"), options);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_TRUE((*proxy)->Requests().empty());
+}
+
 TEST(PlatformTest, Matching) {
   EXPECT_TRUE(PlatformMatches({"linux", "arm64", ""}, {"linux", "arm64", "v8"}));
   EXPECT_TRUE(PlatformMatches({"linux", "arm64", "v8"}, {"linux", "arm64", ""}));
