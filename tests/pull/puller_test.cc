@@ -112,9 +112,9 @@ class PullerTest : public ::testing::Test {
 
   // skopeo copy of an OCI layout to host/repo:tag (plain http).
   void SkopeoPush(const std::string& src, const std::string& dest, bool all = false,
-                  const std::string& creds = "") {
+                  const std::string& creds = "", const std::string& extra = "") {
     std::string cmd = absl::StrCat(
-        "skopeo copy --quiet --dest-tls-verify=false ", all ? "--all " : "",
+        "skopeo copy --quiet --dest-tls-verify=false ", all ? "--all " : "", extra, " ",
         creds.empty() ? "" : "--dest-creds " + ShellQuote(creds) + " ", ShellQuote(src), " ",
         ShellQuote("docker://" + dest));
     auto r = RunCommand(cmd);
@@ -483,6 +483,34 @@ TEST_F(PullerTest, BadTagFailsBeforeAnyRequest) {
   auto r = puller.Pull(Ref((*proxy)->HostPort() + "/team/app:v1"), options);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
   EXPECT_TRUE((*proxy)->Requests().empty());
+}
+
+// skopeo converts the image to Docker v2 schema 2 on the way: the manifest is stored as the
+// registry serves it (its Docker media type and digest, not the OCI original's).
+TEST_F(PullerTest, DockerSchema2ManifestStoredAsServed) {
+  auto registry = RegistryProcess::Start();
+  ASSERT_NE(registry, nullptr);
+  TempDir layout;
+  TestImage image = ::slipway::testing::BuildTestImage(layout.Sub("oci"), "v1", 7);
+  const std::string dest = registry->host() + "/team/docker:v1";
+  SkopeoPush("oci:" + image.layout_dir + ":v1", dest, false, "", "--format v2s2");
+  std::string raw = SkopeoRaw(dest);
+  ASSERT_NE(Sha256Of(raw), image.manifest_digest);
+
+  auto client = Client(registry->host());
+  ASSERT_NE(client, nullptr);
+  Puller puller(*client, *store_, *index_);
+  auto r = puller.Pull(Ref(dest));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->manifest.digest, Sha256Of(raw));
+  EXPECT_EQ(r->manifest.media_type, media::kDockerManifest);
+  EXPECT_EQ(*store_->ReadSmall(r->manifest.digest, kMaxManifestBytes), raw);
+  ASSERT_EQ(r->layers.size(), 3u);
+  for (const Descriptor& l : r->layers) {
+    EXPECT_EQ(l.media_type, media::kDockerLayerGzip);
+    ExpectBlobVerifies(l.digest);
+  }
+  ExpectBlobVerifies(*r->config);
 }
 
 TEST(PlatformTest, Matching) {
