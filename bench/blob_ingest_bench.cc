@@ -47,14 +47,17 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  auto appended = std::chrono::steady_clock::now();
   auto info = (*writer)->Commit();
+  double commit_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - appended).count();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!info.ok()) {
     std::fprintf(stderr, "%s\n", info.status().ToString().c_str());
     return 1;
   }
-  std::printf("digest=%s bytes=%lld seconds=%.3f\n", info->digest.ToString().c_str(),
-              static_cast<long long>(info->size), secs);
+  std::printf("digest=%s bytes=%lld seconds=%.3f commit_seconds=%.3f\n",
+              info->digest.ToString().c_str(), static_cast<long long>(info->size), secs,
+              commit_secs);
   close(fd);
   return 0;
 }

@@ -18,7 +18,7 @@ for i in 1 2 3; do
   t0=$(date +%s.%N); openssl dgst -sha256 "$work/blob" > /dev/null; t1=$(date +%s.%N)
   ossl+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')")
   rm -rf "$work/store"
-  ours+=("$("$bin" "$work/blob" "$work/store" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')")
+  ours+=("$("$bin" "$work/blob" "$work/store" | sed -n 's/.* seconds=\([0-9.]*\).*/\1/p')")
 done
 o=$(printf '%s\n' "${ossl[@]}" | median); s=$(printf '%s\n' "${ours[@]}" | median)
 awk -v m="$size_mib" -v s="$s" -v o="$o" 'BEGIN {

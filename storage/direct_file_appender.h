@@ -24,7 +24,7 @@ namespace slipway {
 
 class DirectFileAppender {
  public:
-  static constexpr size_t kBufferSize = 4 << 20;
+  static constexpr size_t kBufferSize = 8 << 20;
 
   // Appends to the file at `path`, which `fd` (kept open by the caller) refers to, from offset
   // 0. Every byte is also fed, in order, to `hasher` on the background thread — hashing is the

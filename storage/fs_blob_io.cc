@@ -126,7 +126,7 @@ class FsBlobWriter : public BlobWriter {
     if (appender_ != nullptr) {
       absl::Status s = appender_->Finish();
       // Finished writers may wait a long time for Publish (an import publishes all of its
-      // blobs at the end): give the 8 MiB of buffers back now.
+      // blobs at the end): give the buffers back now.
       appender_.reset();
       return Check(std::move(s));
     }
