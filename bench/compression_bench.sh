@@ -24,5 +24,5 @@ peer() {  # NAME CMD...
     printf "name=%s mib_per_s=%.1f compressed_bytes=%d ratio=%.4f isal1_speedup=%.1fx\n",
            n, mibs, s, s / b, ref / mibs }'
 }
-peer gzip-6 gzip -6 -c
-peer pigz-p2-6 pigz -p2 -6 -c
+peer gzip-6 gzip -6 -n -c
+peer pigz-p2-6 pigz -p2 -6 -n -c
