@@ -2,6 +2,7 @@
 //   slipwayd [flags]                      serve (no flags: the defaults in docs/CONFIGURATION.md)
 //   slipwayd fsck [--repair] [flags]      check the store; exit 0 clean, 1 findings, 2 error
 //   slipwayd --version
+#include <malloc.h>
 #include <signal.h>
 
 #include <iostream>
@@ -32,6 +33,11 @@ int UsageError(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One malloc arena. glibc's default (8 per core) gives every gRPC, push and I/O thread its
+  // own arena, and freed 1 MiB stream messages then linger per arena: measured on a 1 GiB
+  // import, peak RSS 68-91 MiB with the default vs 55-57 MiB with one arena. The service's hot
+  // loops do not allocate per byte, so the shared arena's lock is not contended.
+  ::mallopt(M_ARENA_MAX, 1);
   // Before any thread exists (gRPC and the metrics server start their own), so every thread
   // inherits the mask and only App::Run's sigwait ever sees these signals.
   sigset_t set;
