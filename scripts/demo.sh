@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on one machine: install, build, start slipwayd on its embedded
 # defaults, and take an image through the store — import, list, tag, export in two formats —
-# checking every step with tools nobody here wrote (skopeo, umoci). Later issues extend it to
-# build → scan → push.
+# and push it to two local registries — checking every step with tools nobody here wrote
+# (skopeo, umoci). Later issues extend it to build → scan → push.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -16,8 +16,10 @@ slipway="$PWD/$BUILD_DIR/client/slipway"
 
 work=$(mktemp -d /tmp/slipway-demo-XXXXXX)
 daemon_pid=""
+registry_pids=()
 cleanup() {
   if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
+  for pid in "${registry_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,8 +59,40 @@ umoci unpack --rootless --image "$work/layout:demo/busybox:v1" "$work/bundle" > 
   umoci unpack --image "$work/layout:$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' "$work/layout/index.json")" "$work/bundle" > /dev/null
 chroot "$work/bundle/rootfs" /bin/cat /etc/greeting
 
+step "slipway push-many: one stored image to two local registries in parallel"
+start_registry() {  # NAME → prints the port; docker-registry on 127.0.0.1, storage in $work
+  local name=$1 port
+  for _ in $(seq 1 50); do  # a port nobody answers on
+    port=$(shuf -i 20000-60000 -n 1)
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+  done
+  mkdir -p "$work/$name"
+  cat > "$work/$name/config.yml" <<YAML
+version: 0.1
+storage: {filesystem: {rootdirectory: $work/$name/data}}
+http: {addr: 127.0.0.1:$port}
+log: {level: error}
+YAML
+  docker-registry serve "$work/$name/config.yml" > "$work/$name/log" 2>&1 &
+  registry_pids+=($!)
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/v2/" > /dev/null && break; sleep 0.1; done
+  echo "$port"
+}
+port_a=$(start_registry registry-a)
+port_b=$(start_registry registry-b)
+"$slipway" push-many demo/busybox:v1 "127.0.0.1:$port_a/demo/busybox:v1" "127.0.0.1:$port_b/team/busybox:v1" --insecure
+for dest in "127.0.0.1:$port_a/demo/busybox:v1" "127.0.0.1:$port_b/team/busybox:v1"; do
+  pushed=$(skopeo inspect --raw --tls-verify=false "docker://$dest" | sha256sum | cut -d' ' -f1)
+  echo "skopeo reads $dest as sha256:$pushed"
+  [ "sha256:$pushed" = "$digest" ] || { echo "pushed digest differs from $digest"; exit 1; }
+done
+skopeo --insecure-policy copy -q --src-tls-verify=false "docker://127.0.0.1:$port_a/demo/busybox:v1" "oci:$work/pulled:v1"
+echo "skopeo pulled it back, verifying every blob"
+"$slipway" push demo/busybox:v1 "127.0.0.1:$port_a/demo/busybox:v1" --insecure | tail -2
+echo "(the second push found every blob and the manifest already there)"
+
 step "metrics"
-curl -fsS http://127.0.0.1:9464/metrics | grep -E '^slipway_(rpc_requests_total|store_)' | head -8 || true
+curl -fsS http://127.0.0.1:9464/metrics | grep -E '^slipway_(rpc_requests_total|store_|push_total|push_bytes_total)' | head -12 || true
 
 step "stopping slipwayd (SIGTERM drains) and checking the store with fsck"
 kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=""
