@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "slipway/v1/slipway.grpc.pb.h"
+#include "tests/e2e/client_fixture.h"
 #include "tests/support/slipwayd_process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
@@ -24,38 +25,10 @@ using testing::SlipwaydOptions;
 using testing::SlipwaydProcess;
 using testing::TempDir;
 
-std::string RepoRoot() {
-  // tests/e2e/<this file> → the repository root.
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().string();
-}
+using testing::MakeOciLayout;
+using testing::RepoRoot;
 
-// An OCI layout made offline by scripts/make-oci-image.sh; returns its manifest digest.
-std::string MakeOciLayout(const std::string& dir) {
-  ProcessResult r = RunProcess({"/bin/bash", RepoRoot() + "/scripts/make-oci-image.sh", dir, "v1"},
-                               {}, absl::Seconds(120));
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return std::string(absl::StripAsciiWhitespace(r.out));
-}
-
-class ClientImportExportTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    SlipwaydOptions options;
-    options.binary = SLIPWAYD_BIN;
-    auto server = SlipwaydProcess::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    env_ = {{"SLIPWAY_ADDR", server_->address()}};
-  }
-  ProcessResult Slipway(std::vector<std::string> args) {
-    args.insert(args.begin(), SLIPWAY_BIN);
-    return RunProcess(args, env_, absl::Seconds(120));
-  }
-
-  TempDir dir_;
-  std::unique_ptr<SlipwaydProcess> server_;
-  std::map<std::string, std::string> env_;
-};
+class ClientImportExportTest : public testing::ClientTest {};
 
 TEST_F(ClientImportExportTest, ImportDirectoryTagExportAndRemove) {
   std::string digest = MakeOciLayout(dir_.Sub("oci"));

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/digest.h"
+#include "tests/e2e/client_fixture.h"
 #include "tests/support/registry_process.h"
 #include "tests/support/slipwayd_process.h"
 #include "tests/support/subprocess.h"
@@ -29,9 +30,8 @@ using testing::SlipwaydOptions;
 using testing::SlipwaydProcess;
 using testing::TempDir;
 
-std::string RepoRoot() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().string();
-}
+using testing::MakeOciLayout;
+using testing::RepoRoot;
 
 int ClosedPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -45,29 +45,14 @@ int ClosedPort() {
   return ntohs(addr.sin_port);
 }
 
-class ClientPushTest : public ::testing::Test {
+class ClientPushTest : public testing::ClientTest {
  protected:
   void SetUp() override {
-    SlipwaydOptions options;
-    options.binary = SLIPWAYD_BIN;
-    auto server = SlipwaydProcess::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    env_ = {{"SLIPWAY_ADDR", server_->address()}};
-    ProcessResult r = RunProcess(
-        {"/bin/bash", RepoRoot() + "/scripts/make-oci-image.sh", dir_.Sub("oci"), "v1"}, {},
-        absl::Seconds(120));
+    testing::ClientTest::SetUp();
+    if (HasFatalFailure()) return;
+    digest_ = MakeOciLayout(dir_.Sub("oci"));
+    ProcessResult r = Slipway({"import", dir_.Sub("oci"), "--tag", "demo/app:v1"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    digest_ = std::string(absl::StripAsciiWhitespace(r.out));
-    r = Slipway({"import", dir_.Sub("oci"), "--tag", "demo/app:v1"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-  ProcessResult Slipway(std::vector<std::string> args,
-                        std::map<std::string, std::string> extra_env = {}) {
-    args.insert(args.begin(), SLIPWAY_BIN);
-    auto env = env_;
-    env.insert(extra_env.begin(), extra_env.end());
-    return RunProcess(args, env, absl::Seconds(180));
   }
   std::string SkopeoDigest(const std::string& ref) {
     const std::string out = dir_.Sub("raw-" + std::to_string(++runs_));
@@ -79,9 +64,6 @@ class ClientPushTest : public ::testing::Test {
     return Sha256Of(testing::ReadFile(out)).ToString();
   }
 
-  TempDir dir_;
-  std::unique_ptr<SlipwaydProcess> server_;
-  std::map<std::string, std::string> env_;
   std::string digest_;
   int runs_ = 0;
 };
