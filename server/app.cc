@@ -1,5 +1,7 @@
 #include "server/app.h"
 
+#include "server/registry/docker_config.h"
+
 #include <fcntl.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -204,6 +206,16 @@ absl::Status App::Init(const Config& config) {
   SlipwayServiceOptions service_options;
   service_options.gc_grace_seconds = config_.gc_grace_seconds;
   service_options.store_quota_bytes = config_.store_quota_bytes;
+  if (!config_.registry_auth_file.empty()) {
+    // Read once at startup; its secrets stay in memory and are never logged.
+    auto auth = registry::DockerConfig::Load(config_.registry_auth_file);
+    if (!auth.ok()) {
+      return absl::Status(auth.status().code(), absl::StrCat("--registry-auth-file: ",
+                                                             auth.status().message()));
+    }
+    registry_auth_ = std::make_unique<registry::DockerConfig>(*std::move(auth));
+    service_options.registry_auth = registry_auth_.get();
+  }
   clock_ = std::make_unique<registry::RealClock>();
   push_metrics_ = std::make_unique<push::PushMetrics>(*registry_);
   push_engine_ = std::make_unique<push::PushEngine>(push::PushEngineOptions{}, *blobs_, *index_,

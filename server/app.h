@@ -26,6 +26,7 @@ class ServerMetrics;
 class SlipwayService;
 namespace registry {
 class RealClock;
+class DockerConfig;
 }
 namespace push {
 class PushMetrics;
@@ -82,6 +83,7 @@ class App {
   std::unique_ptr<registry::RealClock> clock_;
   std::unique_ptr<push::PushMetrics> push_metrics_;
   std::unique_ptr<push::PushEngine> push_engine_;
+  std::unique_ptr<registry::DockerConfig> registry_auth_;  // --registry-auth-file, if any
   std::unique_ptr<SlipwayService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> unix_sockets_;  // paths to remove at exit

@@ -77,6 +77,8 @@ absl::Status ApplyText(const std::string& key, const std::string& value, const s
     config.tls_cert = value;
   } else if (key == "tls_key") {
     config.tls_key = value;
+  } else if (key == "registry_auth_file") {
+    config.registry_auth_file = value;
   } else if (key == "gc_grace") {
     auto seconds = ParseDurationSeconds(value);
     if (!seconds.ok())
@@ -100,7 +102,7 @@ absl::Status ApplyText(const std::string& key, const std::string& value, const s
 
 const char* const kJsonKeys[] = {"data_dir",        "listen",       "metrics_listen", "log_level",
                                  "auth_token_file", "tls_cert",     "tls_key",        "gc_grace",
-                                 "store_quota",     "drain_timeout"};
+                                 "store_quota",     "drain_timeout", "registry_auth_file"};
 
 struct EnvBinding {
   const char* var;
@@ -111,7 +113,7 @@ const EnvBinding kEnvBindings[] = {
     {"SLIPWAY_LOG_LEVEL", "log_level"},         {"SLIPWAY_AUTH_TOKEN_FILE", "auth_token_file"},
     {"SLIPWAY_TLS_CERT", "tls_cert"},           {"SLIPWAY_TLS_KEY", "tls_key"},
     {"SLIPWAY_GC_GRACE", "gc_grace"},           {"SLIPWAY_STORE_QUOTA", "store_quota"},
-    {"SLIPWAY_DRAIN_TIMEOUT", "drain_timeout"},
+    {"SLIPWAY_DRAIN_TIMEOUT", "drain_timeout"}, {"SLIPWAY_REGISTRY_AUTH_FILE", "registry_auth_file"},
 };
 
 struct FlagBinding {
@@ -123,7 +125,7 @@ const FlagBinding kFlagBindings[] = {
     {"log-level", "log_level"},         {"auth-token-file", "auth_token_file"},
     {"tls-cert", "tls_cert"},           {"tls-key", "tls_key"},
     {"gc-grace", "gc_grace"},           {"store-quota", "store_quota"},
-    {"drain-timeout", "drain_timeout"},
+    {"drain-timeout", "drain_timeout"}, {"registry-auth-file", "registry_auth_file"},
 };
 
 }  // namespace

@@ -27,6 +27,7 @@ struct Config {
   int64_t gc_grace_seconds = 3600;  // unreferenced blobs younger than this survive GC
   int64_t store_quota_bytes = 0;    // 0 = no quota
   absl::Duration drain_timeout = absl::Seconds(30);
+  std::string registry_auth_file;   // docker config.json for pushes without credentials; "" = off
   std::string config_file;  // the file that was read, if any (for logs)
 };
 

@@ -148,6 +148,19 @@ push::PushContext MakeContext(grpc::ServerContext* context, ProgressStream& stre
 
 }  // namespace
 
+absl::Status SlipwayService::FillCredentialsFromAuthFile(push::PushTarget& target,
+                                                         const std::string& field) const {
+  if (options_.registry_auth == nullptr || !target.credentials.empty()) return absl::OkStatus();
+  auto found = options_.registry_auth->Lookup(target.registry);
+  if (!found.ok()) {
+    return absl::Status(found.status().code(),
+                        absl::StrCat(field, ": credentials for ", target.registry,
+                                     " from the registry auth file: ", found.status().message()));
+  }
+  if (found->has_value()) target.credentials = **found;
+  return absl::OkStatus();
+}
+
 grpc::Status SlipwayService::Push(grpc::ServerContext* context, const v1::PushRequest* request,
                                   grpc::ServerWriter<v1::PushProgress>* writer) {
   RpcScope scope("Push", context, metrics_, request_ids_, *log_);
@@ -159,6 +172,8 @@ grpc::Status SlipwayService::Push(grpc::ServerContext* context, const v1::PushRe
   }
   auto target = FromProto(request->target(), "target");
   if (!target.ok()) return scope.Finish(target.status());
+  absl::Status auth = FillCredentialsFromAuthFile(*target, "target");
+  if (!auth.ok()) return scope.Finish(auth);
   auto image = ResolveRef(request->ref());
   if (!image.ok()) return scope.Finish(image.status());
   ProgressStream stream(writer);
@@ -187,6 +202,8 @@ grpc::Status SlipwayService::PushMany(grpc::ServerContext* context,
   for (int i = 0; i < request->targets_size(); ++i) {
     auto t = FromProto(request->targets(i), absl::StrCat("targets[", i, "]"));
     if (!t.ok()) return scope.Finish(t.status());
+    absl::Status auth = FillCredentialsFromAuthFile(*t, absl::StrCat("targets[", i, "]"));
+    if (!auth.ok()) return scope.Finish(auth);
     targets.push_back(*std::move(t));
   }
   auto image = ResolveRef(request->ref());

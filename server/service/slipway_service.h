@@ -8,6 +8,8 @@
 #include "absl/status/statusor.h"
 #include "server/common/logging.h"
 #include "server/common/metrics.h"
+#include "server/push/pusher.h"
+#include "server/registry/docker_config.h"
 #include "slipway/v1/slipway.grpc.pb.h"
 #include "storage/blob_store.h"
 #include "storage/garbage_collector.h"
@@ -21,6 +23,9 @@ class PushEngine;
 struct SlipwayServiceOptions {
   int64_t gc_grace_seconds = 3600;  // used when a request asks for the server's default
   int64_t store_quota_bytes = 0;    // 0 = none
+  // Credentials for push targets whose request carries none: the operator's docker
+  // config.json (--registry-auth-file). Null = requests' own credentials only. Not owned.
+  const registry::DockerConfig* registry_auth = nullptr;
 };
 
 // The gRPC handlers: proto ⇄ storage, status mapping, per-RPC metrics and request ids. Thin by
@@ -67,6 +72,10 @@ class SlipwayService final : public v1::Slipway::Service {
   // A tag (normalized) or a digest → the stored image. INVALID_ARGUMENT naming "ref" for a
   // malformed or empty ref; NOT_FOUND naming the ref.
   absl::StatusOr<ImageRecord> ResolveRef(const std::string& ref) const;
+
+  // A push target without credentials gets them from options_.registry_auth, if configured.
+  absl::Status FillCredentialsFromAuthFile(push::PushTarget& target,
+                                           const std::string& field) const;
 
   const SlipwayServiceOptions options_;
   BlobStore& blobs_;

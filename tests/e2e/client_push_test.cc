@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
@@ -134,6 +135,38 @@ TEST_F(ClientPushTest, BasicAuthFromStdinAndEnvironmentPasswordNeverPrinted) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out + r.err, Not(HasSubstr(options.password)));
   EXPECT_THAT(server_->Log(), Not(HasSubstr(options.password)));
+}
+
+// An operator-provided docker config.json (--registry-auth-file) supplies credentials for a
+// target whose request carries none; without the file the same push is refused.
+TEST_F(ClientPushTest, RegistryAuthFileCredentialsForRequestsWithout) {
+  RegistryProcessOptions options;
+  options.basic_auth = true;
+  auto registry = RegistryProcess::Start(options);
+  ASSERT_NE(registry, nullptr);
+  ProcessResult r = Slipway({"push", "demo/app:v1", registry->host() + "/auth/app:v1", "--insecure"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out + r.err, HasSubstr("UNAUTHENTICATED"));
+
+  const std::string config = dir_.Sub("docker-config.json");
+  testing::WriteFile(config, absl::StrCat(R"({"auths": {")", registry->host(), R"(": {"auth": ")",
+                                          absl::Base64Escape(options.username + ":" +
+                                                             options.password),
+                                          R"("}}})"));
+  SlipwaydOptions with_file;
+  with_file.binary = SLIPWAYD_BIN;
+  with_file.extra_args = {"--registry-auth-file", config};
+  auto server = SlipwaydProcess::Start(with_file);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::map<std::string, std::string> env = {{"SLIPWAY_ADDR", (*server)->address()}};
+  r = RunProcess({SLIPWAY_BIN, "import", dir_.Sub("oci"), "--tag", "demo/app:v1"}, env,
+                 absl::Seconds(120));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunProcess({SLIPWAY_BIN, "push", "demo/app:v1", registry->host() + "/auth/app:v1",
+                  "--insecure"},
+                 env, absl::Seconds(120));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT((*server)->Log(), Not(HasSubstr(options.password)));
 }
 
 TEST_F(ClientPushTest, BadRequestsNameTheFieldAtFault) {
