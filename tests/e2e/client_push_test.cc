@@ -180,7 +180,17 @@ TEST_F(ClientPushTest, CanaryPasswordNeverInLogsOutputOrMetrics) {
                              {"SLIPWAY_REGISTRY_PASSWORD", options.password}});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   client_output += r.out + r.err;
-  EXPECT_EQ(SkopeoDigest(registry->host() + "/canary/app@" + digest_), digest_);
+  // Pullable by digest with the right credentials (skopeo's own output is not checked).
+  const std::string raw = dir_.Sub("canary-raw");
+  ProcessResult inspect = RunProcess(
+      {"/bin/sh", "-c",
+       "skopeo inspect --raw --tls-verify=false --creds \"$CREDS\" \"$REF\" > \"$OUT\""},
+      {{"CREDS", options.username + ":" + options.password},
+       {"REF", "docker://" + registry->host() + "/canary/app@" + digest_},
+       {"OUT", raw}},
+      absl::Seconds(60));
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_EQ(Sha256Of(testing::ReadFile(raw)).ToString(), digest_);
 
   r = Slipway({"push", "demo/app:v1", registry->host() + "/canary/app:v2", "--insecure"},
               {{"SLIPWAY_REGISTRY_USERNAME", options.username},
