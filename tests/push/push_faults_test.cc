@@ -152,6 +152,19 @@ TEST_F(PushFaultsTest, ResetInTheMiddleOfAChunkedUploadResumesOrRestarts) {
   ExpectPullableByDigest("faults/reset");
 }
 
+TEST_F(PushFaultsTest, ResetInTheMiddleOfAMonolithicUploadStartsANewSession) {
+  // Default sizes: every blob of the test image goes up in one PUT; the first dies mid-body.
+  ASSERT_TRUE(proxy_->AddRule(
+                      FaultRule().Method("PUT").PathContains("/blobs/uploads/").Nth(1).ResetAfter(100))
+                  .ok());
+  PushOutcome out = PushThroughProxy("faults/monoreset");
+  ASSERT_TRUE(out.status.ok()) << out.status;
+  EXPECT_EQ(proxy_->TimesFired(0), 1);
+  EXPECT_GE(out.retries, 1);
+  EXPECT_GE(Metric("slipway_registry_retries_total", "reason", "reset"), 1);
+  ExpectPullableByDigest("faults/monoreset");
+}
+
 TEST_F(PushFaultsTest, ResetAfterTheFinalPutOfAChunkedUploadTookEffect) {
   // Every blob chunked, so every blob PUT is the final PUT ?digest= of a chunked upload. The
   // first one reaches the registry (the blob is committed), but its answer never comes back.
