@@ -18,6 +18,7 @@ PushEngine::PushEngine(const PushEngineOptions& options, const BlobStore& blobs,
   env_.retry = options.retry;
   env_.monolithic_max_bytes = options.monolithic_max_bytes;
   env_.chunk_bytes = options.chunk_bytes;
+  env_.stall_timeout = options.stall_timeout;
   env_.blob_workers = options.uploads_per_host;
 }
 

@@ -20,6 +20,9 @@ struct PushEngineOptions {
   registry::RetryOptions retry;
   int64_t monolithic_max_bytes = 16 << 20;
   int64_t chunk_bytes = 64 << 20;
+  // A response silent (under 1 byte/s) this long is abandoned and retried; whole seconds,
+  // at least 1 (libcurl's low-speed check).
+  absl::Duration stall_timeout = absl::Seconds(60);
   int64_t lease_seconds = 6 * 3600;  // keeps the image's blobs from GC while a push runs
 };
 

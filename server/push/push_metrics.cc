@@ -40,7 +40,24 @@ PushMetrics::PushMetrics(prometheus::Registry& registry)
                      .Name("slipway_push_in_flight")
                      .Help("Target pushes in progress")
                      .Register(registry)
-                     .Add({})) {}
+                     .Add({})),
+      ratelimit_remaining_(prometheus::BuildGauge()
+                               .Name("slipway_registry_ratelimit_remaining")
+                               .Help("Pulls left in the registry's rate-limit window "
+                                     "(ratelimit-remaining), as last seen")
+                               .Register(registry)),
+      ratelimit_limit_(prometheus::BuildGauge()
+                           .Name("slipway_registry_ratelimit_limit")
+                           .Help("The registry's rate-limit quota per window (ratelimit-limit), "
+                                 "as last seen")
+                           .Register(registry)) {}
+
+void PushMetrics::RateLimit(const std::string& registry, int64_t remaining, int64_t limit) {
+  if (remaining >= 0) {
+    ratelimit_remaining_.Add({{"registry", registry}}).Set(static_cast<double>(remaining));
+  }
+  if (limit >= 0) ratelimit_limit_.Add({{"registry", registry}}).Set(static_cast<double>(limit));
+}
 
 prometheus::Histogram& PushMetrics::Duration(const std::string& registry) {
   return duration_.Add({{"registry", registry}}, PushBuckets());

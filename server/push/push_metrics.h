@@ -1,6 +1,7 @@
 #ifndef SLIPWAY_SERVER_PUSH_PUSH_METRICS_H_
 #define SLIPWAY_SERVER_PUSH_PUSH_METRICS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -38,6 +39,10 @@ class PushMetrics {
     return skipped_.Add({{"registry", registry}, {"reason", reason}});
   }
   prometheus::Gauge& in_flight() { return in_flight_; }
+  // Docker Hub's `ratelimit-remaining` / `ratelimit-limit` as last seen from `registry` (set
+  // after each target's push when the registry sent them; a negative value leaves that gauge
+  // unchanged).
+  void RateLimit(const std::string& registry, int64_t remaining, int64_t limit);
 
  private:
   prometheus::Family<prometheus::Counter>& pushes_;
@@ -47,6 +52,8 @@ class PushMetrics {
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Family<prometheus::Counter>& skipped_;
   prometheus::Gauge& in_flight_;
+  prometheus::Family<prometheus::Gauge>& ratelimit_remaining_;
+  prometheus::Family<prometheus::Gauge>& ratelimit_limit_;
 };
 
 }  // namespace slipway::push

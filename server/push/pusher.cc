@@ -69,6 +69,7 @@ class TargetPush {
   PushOutcome Run() {
     const absl::Time start = env_.clock->Now();
     absl::Status s = RunSteps();
+    ExportRateLimit();
     absl::MutexLock lock(&mu_);
     outcome_.status = s;
     outcome_.duration = env_.clock->Now() - start;
@@ -88,6 +89,14 @@ class TargetPush {
     }
     SLIPWAY_RETURN_IF_ERROR(PushBlobs());
     return PushManifests();
+  }
+
+  // Docker Hub's quota as the registry last reported it, success or not (a 429 carries it too).
+  void ExportRateLimit() {
+    if (env_.metrics == nullptr || client_ == nullptr) return;
+    std::optional<registry::RateLimit> rl = client_->last_rate_limit();
+    if (!rl.has_value()) return;
+    env_.metrics->RateLimit(target_.registry, rl->remaining.value_or(-1), rl->limit.value_or(-1));
   }
 
   absl::Status CheckCancelled() const {
@@ -134,6 +143,7 @@ class TargetPush {
     o.retry = env_.retry;
     o.monolithic_max_bytes = env_.monolithic_max_bytes;
     o.chunk_bytes = env_.chunk_bytes;
+    o.stall_timeout = env_.stall_timeout;
     if (env_.metrics != nullptr) {
       o.on_response = [m = env_.metrics, reg = target_.registry](absl::string_view method,
                                                                 int status) {

@@ -71,6 +71,7 @@ struct PushEnvironment {
   registry::RetryOptions retry;
   int64_t monolithic_max_bytes = 16 << 20;
   int64_t chunk_bytes = 64 << 20;
+  absl::Duration stall_timeout = absl::Seconds(60);
   // Blob workers per target (each also holds a host slot while it talks to the registry).
   int blob_workers = 4;
 };

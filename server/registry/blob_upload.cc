@@ -210,9 +210,23 @@ absl::StatusOr<PutBlobResult> RegistryClient::PutChunked(absl::string_view repos
   SLIPWAY_ASSIGN_OR_RETURN(finish.url,
                            AppendQueryParam(session.location, "digest", blob.digest.ToString()));
   finish.scopes = {RepositoryScope(repository, true)};
-  SLIPWAY_ASSIGN_OR_RETURN(HttpResponse done, Execute(finish, co));
-  if (done.status != 201) return HttpError(done, what);
-  return result;
+  absl::StatusOr<HttpResponse> done = Execute(finish, co);
+  if (done.ok() && done->status == 201) return result;
+  // The PUT may have taken effect with its answer lost (a reset after the registry committed
+  // the blob; the retry then finds the session closed: 404). What counts is the blob in the
+  // repository, which the registry only commits after checking our digest.
+  if (!done.ok() || done->status == 404) {
+    auto has = HasBlob(repository, blob.digest, /*for_push=*/true, co);
+    if (has.ok() && has->has_value() && **has == blob.size) {
+      log_->info("registry {}: {}: final answer lost, but the blob is in place", api_host_,
+                 what);
+      return result;
+    }
+  }
+  if (!done.ok()) {
+    return absl::Status(done.status().code(), absl::StrCat(what, ": ", done.status().message()));
+  }
+  return HttpError(*done, what);
 }
 
 }  // namespace slipway::registry

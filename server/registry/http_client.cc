@@ -402,6 +402,10 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
       [[fallthrough]];
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
+    // A reused connection died under a streamed body: libcurl wants to resend on a fresh
+    // connection but cannot rewind our reader. The request never completed; our callers
+    // reopen the body at the right offset, so this is a reset like any other.
+    case CURLE_SEND_FAIL_REWIND:
       return Transport("reset", absl::StrCat(m, " ", where, ": connection reset: ", detail));
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
@@ -424,7 +428,8 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     case CURLE_URL_MALFORMAT:
       return absl::InvalidArgumentError(absl::StrCat("malformed URL ", where, ": ", detail));
     default:
-      return absl::UnknownError(absl::StrCat(m, " ", where, ": ", detail));
+      return absl::UnknownError(
+          absl::StrCat(m, " ", where, ": ", detail, " (curl error ", static_cast<int>(rc), ")"));
   }
 }
 

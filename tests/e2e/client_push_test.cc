@@ -169,6 +169,68 @@ TEST_F(ClientPushTest, RegistryAuthFileCredentialsForRequestsWithout) {
   EXPECT_THAT((*server)->Log(), Not(HasSubstr(options.password)));
 }
 
+// A canary password, right then wrong, through the real binaries: neither canary (nor the
+// Basic credentials built from it) shows in slipwayd's debug log, the client's output or the
+// /metrics text.
+TEST_F(ClientPushTest, CanaryPasswordNeverInLogsOutputOrMetrics) {
+  RegistryProcessOptions options;
+  options.basic_auth = true;
+  options.password = "Canary-Right-" + std::to_string(::getpid()) + "-q8Zr";
+  const std::string wrong = "Canary-Wrong-" + std::to_string(::getpid()) + "-x3Pk";
+  auto registry = RegistryProcess::Start(options);
+  ASSERT_NE(registry, nullptr);
+  const std::string basic_right =
+      testing::RunProcess({"/bin/sh", "-c", "printf %s \"$C\" | base64 -w0"},
+                          {{"C", options.username + ":" + options.password}})
+          .out;
+  const std::string basic_wrong =
+      testing::RunProcess({"/bin/sh", "-c", "printf %s \"$C\" | base64 -w0"},
+                          {{"C", options.username + ":" + wrong}})
+          .out;
+  ASSERT_FALSE(basic_right.empty());
+
+  std::string client_output;
+  ProcessResult r = Slipway({"push", "demo/app:v1", registry->host() + "/canary/app:v1", "--insecure"},
+                            {{"SLIPWAY_REGISTRY_USERNAME", options.username},
+                             {"SLIPWAY_REGISTRY_PASSWORD", options.password}});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  client_output += r.out + r.err;
+  // Pullable by digest with the right credentials (skopeo's own output is not checked).
+  const std::string raw = dir_.Sub("canary-raw");
+  ProcessResult inspect = RunProcess(
+      {"/bin/sh", "-c",
+       "skopeo inspect --raw --tls-verify=false --creds \"$CREDS\" \"$REF\" > \"$OUT\""},
+      {{"CREDS", options.username + ":" + options.password},
+       {"REF", "docker://" + registry->host() + "/canary/app@" + digest_},
+       {"OUT", raw}},
+      absl::Seconds(60));
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_EQ(Sha256Of(testing::ReadFile(raw)).ToString(), digest_);
+
+  r = Slipway({"push", "demo/app:v1", registry->host() + "/canary/app:v2", "--insecure"},
+              {{"SLIPWAY_REGISTRY_USERNAME", options.username},
+               {"SLIPWAY_REGISTRY_PASSWORD", wrong}});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out + r.err, HasSubstr("UNAUTHENTICATED"));
+  client_output += r.out + r.err;
+
+  ProcessResult metrics = RunProcess(
+      {"curl", "-s", absl::StrCat("http://127.0.0.1:", server_->metrics_port(), "/metrics")});
+  ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
+  ASSERT_THAT(metrics.out, HasSubstr("slipway_push_total"));
+  const std::string log = server_->Log();
+  ASSERT_THAT(log, HasSubstr(registry->host()));  // the log did record these pushes
+  for (const std::string& secret : {options.password, wrong, basic_right, basic_wrong}) {
+    EXPECT_THAT(log, Not(HasSubstr(secret)));
+    EXPECT_THAT(client_output, Not(HasSubstr(secret)));
+    EXPECT_THAT(metrics.out, Not(HasSubstr(secret)));
+  }
+  // Not even a fragment: the distinctive middle of each canary.
+  for (const std::string& fragment : {std::string("Canary-Right"), std::string("Canary-Wrong")}) {
+    EXPECT_THAT(log + client_output + metrics.out, Not(HasSubstr(fragment)));
+  }
+}
+
 TEST_F(ClientPushTest, BadRequestsNameTheFieldAtFault) {
   ProcessResult r = Slipway({"push", "nothere:1", "127.0.0.1:1/x/app:v1"});
   EXPECT_EQ(r.exit_code, 1);
