@@ -91,8 +91,8 @@ struct ImageDocs {
 
 absl::StatusOr<ImageDocs> LoadDocs(const ImageRecord& image, const BlobStore& blobs) {
   if (!image.config.has_value()) {
-    return absl::UnimplementedError(absl::StrCat("image ", image.manifest.digest.ToString(),
-                                                 " is an index; exporting indexes is not supported"));
+    return absl::InternalError(absl::StrCat("image ", image.manifest.digest.ToString(),
+                                            " is an index; export it with ExportIndex"));
   }
   ImageDocs docs;
   absl::StatusOr<std::string> manifest = blobs.ReadSmall(image.manifest.digest, kMaxManifestBytes);
@@ -115,23 +115,23 @@ absl::StatusOr<ImageDocs> LoadDocs(const ImageRecord& image, const BlobStore& bl
 }
 
 // Docker 25+ combined and pure OCI: the store is already an OCI layout, so blobs are copied as
-// they are (no recompression) and entries are written in sorted order.
-absl::Status ExportOci(const ImageRecord& image, const ImageDocs& docs,
+// they are (no recompression) and entries are written in sorted order. `top` is what index.json
+// points at (a manifest or an index), `files` every blob to write, `docs` the bytes of those
+// already read and verified, `docker_image` the one image manifest.json describes.
+absl::Status ExportOci(const Descriptor& top, const std::vector<Descriptor>& files,
+                       const std::map<Digest, std::string>& docs, const ImageRecord& docker_image,
                        const std::vector<ExportTag>& tags, bool combined, const BlobStore& blobs,
                        TarWriter& tar) {
   std::map<std::string, Descriptor> blob_files;  // sorted by name
-  auto add = [&](const Descriptor& d) {
+  for (const Descriptor& d : files) {
     blob_files.emplace(absl::StrCat("blobs/sha256/", d.digest.hex()), d);
-  };
-  add(image.manifest);
-  add(Descriptor{"", *image.config, static_cast<int64_t>(docs.config.size()), {}});
-  for (const Descriptor& d : image.layers) add(d);
+  }
 
   json manifests = json::array();
   auto entry = [&](const ExportTag* tag) {
-    json m = {{"mediaType", image.manifest.media_type},
-              {"digest", image.manifest.digest.ToString()},
-              {"size", image.manifest.size}};
+    json m = {{"mediaType", top.media_type},
+              {"digest", top.digest.ToString()},
+              {"size", top.size}};
     if (tag != nullptr) {
       m["annotations"] = {{kRefName, tag->tag}};
       if (combined) m["annotations"][kContainerdName] = tag->normalized;
@@ -147,10 +147,8 @@ absl::Status ExportOci(const ImageRecord& image, const ImageDocs& docs,
   SLIPWAY_RETURN_IF_ERROR(tar.AddDirectory("blobs"));
   SLIPWAY_RETURN_IF_ERROR(tar.AddDirectory("blobs/sha256"));
   for (const auto& [name, d] : blob_files) {
-    if (d.digest == *image.config) {
-      SLIPWAY_RETURN_IF_ERROR(tar.AddFile(name, docs.config));
-    } else if (d.digest == image.manifest.digest) {
-      SLIPWAY_RETURN_IF_ERROR(tar.AddFile(name, docs.manifest));
+    if (auto doc = docs.find(d.digest); doc != docs.end()) {
+      SLIPWAY_RETURN_IF_ERROR(tar.AddFile(name, doc->second));
     } else {
       SLIPWAY_RETURN_IF_ERROR(AddBlobFile(tar, blobs, d, name));
     }
@@ -160,13 +158,26 @@ absl::Status ExportOci(const ImageRecord& image, const ImageDocs& docs,
     json repo_tags = json::array();
     for (const ExportTag& t : tags) repo_tags.push_back(t.familiar);
     json layers = json::array();
-    for (const Descriptor& d : image.layers) layers.push_back("blobs/sha256/" + d.digest.hex());
-    json manifest = json::array({{{"Config", "blobs/sha256/" + image.config->hex()},
+    for (const Descriptor& d : docker_image.layers) {
+      layers.push_back("blobs/sha256/" + d.digest.hex());
+    }
+    json manifest = json::array({{{"Config", "blobs/sha256/" + docker_image.config->hex()},
                                   {"RepoTags", repo_tags},
                                   {"Layers", layers}}});
     SLIPWAY_RETURN_IF_ERROR(tar.AddFile("manifest.json", manifest.dump()));
   }
   return tar.AddFile("oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+}
+
+absl::Status ExportOciImage(const ImageRecord& image, const ImageDocs& docs,
+                            const std::vector<ExportTag>& tags, bool combined,
+                            const BlobStore& blobs, TarWriter& tar) {
+  std::vector<Descriptor> files = {
+      image.manifest, Descriptor{"", *image.config, static_cast<int64_t>(docs.config.size()), {}}};
+  for (const Descriptor& d : image.layers) files.push_back(d);
+  std::map<Digest, std::string> in_memory = {{image.manifest.digest, docs.manifest},
+                                             {*image.config, docs.config}};
+  return ExportOci(image.manifest, files, in_memory, image, tags, combined, blobs, tar);
 }
 
 // Decompresses a stored layer into `fn`; returns its uncompressed digest and size.
@@ -268,19 +279,95 @@ absl::Status ExportLegacy(const ImageRecord& image, const ImageDocs& docs,
   return absl::OkStatus();
 }
 
+// The platform image of a stored index that single-image consumers get, as docker picks it:
+// linux/amd64, else the first image manifest (attestations are never picked).
+absl::StatusOr<ImageRecord> DefaultChild(const ImageRecord& image, const ImageIndexDocument& index,
+                                         const BlobStore& blobs) {
+  const ImageIndexDocument::Entry* pick = nullptr;
+  for (const ImageIndexDocument::Entry& e : index.manifests) {
+    if (!media::IsManifestType(e.descriptor.media_type)) continue;
+    if (e.platform.has_value() && e.platform->os == "unknown") continue;
+    if (pick == nullptr) pick = &e;
+    if (e.platform.has_value() && e.platform->os == "linux" &&
+        e.platform->architecture == "amd64") {
+      pick = &e;
+      break;
+    }
+  }
+  if (pick == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "index ", image.manifest.digest.ToString(), " lists no image manifest to export"));
+  }
+  const Digest& digest = pick->descriptor.digest;
+  absl::StatusOr<std::string> bytes = blobs.ReadSmall(digest, kMaxManifestBytes);
+  if (!bytes.ok()) return MissingAsDataLoss(bytes.status(), digest);
+  if (Sha256Of(*bytes) != digest) {
+    return absl::DataLossError(absl::StrCat("manifest ", digest.ToString(),
+                                            " does not match its digest"));
+  }
+  absl::StatusOr<ManifestDocument> doc = ParseManifestDocument(*bytes, pick->descriptor.media_type);
+  if (!doc.ok() || !doc->manifest.has_value()) {
+    return absl::DataLossError(absl::StrCat("stored manifest ", digest.ToString(),
+                                            " is not an image manifest"));
+  }
+  ImageRecord child = image;
+  child.manifest = pick->descriptor;
+  child.manifest.annotations.clear();
+  child.config = doc->manifest->config.digest;
+  child.layers = doc->manifest->layers;
+  if (pick->platform.has_value()) {
+    child.os = pick->platform->os;
+    child.architecture = pick->platform->architecture;
+    child.variant = pick->platform->variant;
+  }
+  return child;
+}
+
+// A stored index: OCI and combined archives carry the index whole (every blob the image
+// recorded); legacy docker-archive can hold one platform only, the default child.
+absl::Status ExportIndex(const ImageRecord& image, const ExportOptions& options,
+                         const std::vector<ExportTag>& tags, const BlobStore& blobs,
+                         ImageIndex& index, ByteSink& sink) {
+  const Digest& digest = image.manifest.digest;
+  absl::StatusOr<std::string> bytes = blobs.ReadSmall(digest, kMaxManifestBytes);
+  if (!bytes.ok()) return MissingAsDataLoss(bytes.status(), digest);
+  if (Sha256Of(*bytes) != digest) {
+    return absl::DataLossError(absl::StrCat("index ", digest.ToString(), " does not match its digest"));
+  }
+  absl::StatusOr<ManifestDocument> doc = ParseManifestDocument(*bytes, image.manifest.media_type);
+  if (!doc.ok() || !doc->index.has_value()) {
+    return absl::DataLossError(absl::StrCat("image ", digest.ToString(),
+                                            " has no config but is not a stored index"));
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(ImageRecord child, DefaultChild(image, *doc->index, blobs));
+  if (options.format == ArchiveFormat::kDockerLegacy) {
+    SLIPWAY_ASSIGN_OR_RETURN(ImageDocs docs, LoadDocs(child, blobs));
+    SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<TarWriter> tar, TarWriter::Create(sink));
+    SLIPWAY_RETURN_IF_ERROR(ExportLegacy(child, docs, tags, blobs, index, *tar));
+    return tar->Close();
+  }
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<Descriptor> files, index.ImageBlobs(digest));
+  std::map<Digest, std::string> in_memory = {{digest, *bytes}};
+  SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<TarWriter> tar, TarWriter::Create(sink));
+  SLIPWAY_RETURN_IF_ERROR(ExportOci(image.manifest, files, in_memory, child, tags,
+                                    options.format == ArchiveFormat::kDockerCombined, blobs, *tar));
+  return tar->Close();
+}
+
 }  // namespace
 
 absl::Status ExportArchive(const ImageRecord& image, const ExportOptions& options,
                            const BlobStore& blobs, ImageIndex& index, ByteSink& sink) {
   SLIPWAY_ASSIGN_OR_RETURN(std::vector<ExportTag> tags, ExportTags(image, options));
+  if (!image.config.has_value()) return ExportIndex(image, options, tags, blobs, index, sink);
   SLIPWAY_ASSIGN_OR_RETURN(ImageDocs docs, LoadDocs(image, blobs));
   SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<TarWriter> tar, TarWriter::Create(sink));
   switch (options.format) {
     case ArchiveFormat::kDockerCombined:
-      SLIPWAY_RETURN_IF_ERROR(ExportOci(image, docs, tags, /*combined=*/true, blobs, *tar));
+      SLIPWAY_RETURN_IF_ERROR(ExportOciImage(image, docs, tags, /*combined=*/true, blobs, *tar));
       break;
     case ArchiveFormat::kOciArchive:
-      SLIPWAY_RETURN_IF_ERROR(ExportOci(image, docs, tags, /*combined=*/false, blobs, *tar));
+      SLIPWAY_RETURN_IF_ERROR(ExportOciImage(image, docs, tags, /*combined=*/false, blobs, *tar));
       break;
     case ArchiveFormat::kDockerLegacy:
       SLIPWAY_RETURN_IF_ERROR(ExportLegacy(image, docs, tags, blobs, index, *tar));

@@ -28,8 +28,11 @@ struct ExportOptions {
 // Legacy exports need each layer's uncompressed size before its bytes (it goes in the tar
 // header): taken from the index's LayerCompression when known, else counted by decompressing
 // once (the diff_id is verified against the config) and recorded in `index` for next time.
-// `repo_tags` empty means the image's own tags. Exporting an image index (multi-platform) is
-// UNIMPLEMENTED.
+// `repo_tags` empty means the image's own tags. An image index (multi-platform): OCI and
+// combined archives hold the index and every blob recorded for it (index.json points at the
+// index; a combined archive's manifest.json describes the linux/amd64 child, else the first);
+// a legacy docker-archive holds only that one child (FAILED_PRECONDITION if the index lists no
+// image manifest).
 // Errors: DATA_LOSS when a blob is missing or fails verification (digest, or a layer whose
 // uncompressed digest differs from the config's diff_id); INVALID_ARGUMENT for a bad repo tag;
 // the sink's errors.

@@ -79,7 +79,8 @@ absl::StatusOr<Descriptor> ParseDescriptor(const json& j, const std::string& whe
 }
 
 // A one-platform index (Docker 25 with the containerd store writes one, attestation manifests
-// aside) is looked through to its manifest; true multi-platform archives are refused.
+// aside) is looked through to its manifest; a multi-platform index is returned as it is (the
+// importer stores it whole, or the children the archive holds completely).
 absl::StatusOr<Descriptor> LookThroughIndex(StagedArchive& archive, const Descriptor& index) {
   std::string where = BlobPath(index.digest);
   SLIPWAY_ASSIGN_OR_RETURN(json doc, ParseJsonEntry(archive, where));
@@ -95,11 +96,10 @@ absl::StatusOr<Descriptor> LookThroughIndex(StagedArchive& archive, const Descri
                        m["platform"].value("os", "") == "unknown";
     if (!attestation && media::IsManifestType(d.media_type)) images.push_back(d);
   }
-  if (images.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, " is a multi-platform index with ", images.size(),
-        " images; import of multi-platform archives is not supported"));
+  if (images.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " lists no image manifests"));
   }
+  if (images.size() > 1) return index;
   images[0].annotations = index.annotations;
   return images[0];
 }
@@ -197,18 +197,33 @@ absl::StatusOr<std::vector<Candidate>> DockerCandidates(StagedArchive& archive) 
 void MergeCombinedTags(StagedArchive& archive, std::vector<Candidate>& oci,
                        const std::vector<Candidate>& docker) {
   for (Candidate& c : oci) {
-    absl::StatusOr<json> manifest = ParseJsonEntry(archive, BlobPath(c.manifest->digest));
-    if (!manifest.ok() || !manifest->is_object() || !manifest->contains("config")) continue;
-    const json& config = (*manifest)["config"];
-    if (!config.is_object() || !config.contains("digest") || !config["digest"].is_string()) {
-      continue;
+    // An index's manifest.json entry names the config of one of its children.
+    std::vector<Digest> manifests = {c.manifest->digest};
+    if (media::IsIndexType(c.manifest->media_type)) {
+      absl::StatusOr<json> index = ParseJsonEntry(archive, BlobPath(c.manifest->digest));
+      if (index.ok() && index->is_object() && index->contains("manifests") &&
+          (*index)["manifests"].is_array()) {
+        for (const json& m : (*index)["manifests"]) {
+          if (!m.is_object() || !m.contains("digest") || !m["digest"].is_string()) continue;
+          absl::StatusOr<Digest> d = Digest::Parse(m["digest"].get<std::string>());
+          if (d.ok()) manifests.push_back(*d);
+        }
+      }
     }
-    absl::StatusOr<Digest> digest = Digest::Parse(config["digest"].get<std::string>());
-    if (!digest.ok()) continue;
-    for (const Candidate& d : docker) {
-      if (d.config_entry != BlobPath(*digest)) continue;
-      for (const std::string& t : d.tags) AddUnique(c.tags, t);
-      for (const std::string& t : d.ref_names) AddUnique(c.ref_names, t);
+    for (const Digest& manifest_digest : manifests) {
+      absl::StatusOr<json> manifest = ParseJsonEntry(archive, BlobPath(manifest_digest));
+      if (!manifest.ok() || !manifest->is_object() || !manifest->contains("config")) continue;
+      const json& config = (*manifest)["config"];
+      if (!config.is_object() || !config.contains("digest") || !config["digest"].is_string()) {
+        continue;
+      }
+      absl::StatusOr<Digest> digest = Digest::Parse(config["digest"].get<std::string>());
+      if (!digest.ok()) continue;
+      for (const Candidate& d : docker) {
+        if (d.config_entry != BlobPath(*digest)) continue;
+        for (const std::string& t : d.tags) AddUnique(c.tags, t);
+        for (const std::string& t : d.ref_names) AddUnique(c.ref_names, t);
+      }
     }
   }
 }

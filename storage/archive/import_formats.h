@@ -21,7 +21,8 @@ const char* ImportFormatName(ImportFormat format);
 // The one image of an archive that an import records.
 struct SelectedImage {
   ImportFormat format = ImportFormat::kDockerArchive;
-  // OCI formats: the manifest (never an index: a one-platform index is looked through).
+  // OCI formats: the manifest, or a multi-platform index (a one-platform index is looked
+  // through to its manifest).
   std::optional<Descriptor> manifest;
   // Docker archives: entry names from manifest.json.
   std::string config_entry;

@@ -5,7 +5,9 @@
 
 #include "storage/archive/importer.h"
 
+#include <algorithm>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -130,41 +132,50 @@ absl::Status PlanLayers(StagedArchive& archive, const std::vector<std::string>& 
   return absl::OkStatus();
 }
 
-absl::Status WriteNewManifest(const ImageManifest& manifest, BlobStore& blobs, Plan& plan) {
-  std::string bytes = SerializeManifest(manifest);
-  SLIPWAY_RETURN_IF_ERROR(ParseManifestDocument(bytes, manifest.media_type).status());
+// Stores `bytes`, a document we wrote (a rewritten manifest or a reduced index), as the image's
+// top-level manifest.
+absl::Status WriteNewTopLevel(const std::string& bytes, const std::string& media_type,
+                              BlobStore& blobs, Plan& plan) {
+  SLIPWAY_RETURN_IF_ERROR(ParseManifestDocument(bytes, media_type).status());
   SLIPWAY_ASSIGN_OR_RETURN(plan.new_manifest, blobs.NewWriter());
   SLIPWAY_RETURN_IF_ERROR(plan.new_manifest->Append(bytes));
   SLIPWAY_ASSIGN_OR_RETURN(BlobInfo info, plan.new_manifest->Finish());
-  plan.record.manifest = Descriptor{manifest.media_type, info.digest, info.size, {}};
+  plan.record.manifest = Descriptor{media_type, info.digest, info.size, {}};
   plan.blobs.insert(plan.blobs.begin(), PlannedBlob{plan.record.manifest, nullptr});
   return absl::OkStatus();
 }
 
-absl::StatusOr<Plan> PlanOci(StagedArchive& archive, const SelectedImage& selected,
-                             BlobStore& blobs, int gzip_level) {
-  Plan plan;
-  const Descriptor& top = *selected.manifest;
-  std::string manifest_name = absl::StrCat("blobs/sha256/", top.digest.hex());
-  SLIPWAY_ASSIGN_OR_RETURN(StagedEntry * manifest_entry,
-                           FindEntry(archive, manifest_name, "manifest"));
-  if (manifest_entry->holding != StagedEntry::Holding::kMemory) {
+absl::Status WriteNewManifest(const ImageManifest& manifest, BlobStore& blobs, Plan& plan) {
+  return WriteNewTopLevel(SerializeManifest(manifest), manifest.media_type, blobs, plan);
+}
+
+std::string BlobName(const Digest& digest) { return absl::StrCat("blobs/sha256/", digest.hex()); }
+
+// The staged manifest or index `top` names, checked against its descriptor and parsed.
+absl::StatusOr<std::pair<StagedEntry*, ManifestDocument>> LoadManifestEntry(
+    StagedArchive& archive, const Descriptor& top) {
+  SLIPWAY_ASSIGN_OR_RETURN(StagedEntry * entry,
+                           FindEntry(archive, BlobName(top.digest), "manifest"));
+  if (entry->holding != StagedEntry::Holding::kMemory) {
     return absl::InvalidArgumentError(
         absl::StrCat("manifest ", top.digest.ToString(), " is not a JSON document"));
   }
-  if (manifest_entry->size != top.size) {
+  if (entry->size != top.size) {
     return absl::DataLossError(absl::StrCat("manifest ", top.digest.ToString(), " is ",
-                                            manifest_entry->size, " bytes, index.json says ",
-                                            top.size));
+                                            entry->size, " bytes, its descriptor says ", top.size));
   }
-  absl::StatusOr<ManifestDocument> doc =
-      ParseManifestDocument(manifest_entry->bytes, top.media_type);
-  if (!doc.ok() || !doc->manifest.has_value()) {
+  absl::StatusOr<ManifestDocument> doc = ParseManifestDocument(entry->bytes, top.media_type);
+  if (!doc.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("manifest ", top.digest.ToString(), ": ",
-                     doc.ok() ? "is an index, not an image manifest" : doc.status().message()));
+        absl::StrCat("manifest ", top.digest.ToString(), ": ", doc.status().message()));
   }
-  const ImageManifest& manifest = *doc->manifest;
+  return std::make_pair(entry, std::move(*doc));
+}
+
+absl::StatusOr<Plan> PlanImage(StagedArchive& archive, const Descriptor& top,
+                               StagedEntry* manifest_entry, const ImageManifest& manifest,
+                               BlobStore& blobs, int gzip_level) {
+  Plan plan;
   SLIPWAY_ASSIGN_OR_RETURN(
       StagedEntry * config_entry,
       FindEntry(archive, absl::StrCat("blobs/sha256/", manifest.config.digest.hex()), "config"));
@@ -200,6 +211,133 @@ absl::StatusOr<Plan> PlanOci(StagedArchive& archive, const SelectedImage& select
     plan.blobs.insert(plan.blobs.begin(), PlannedBlob{plan.record.manifest, manifest_entry});
   }
   return plan;
+}
+
+bool IsAttestation(const ImageIndexDocument::Entry& e) {
+  return e.platform.has_value() && e.platform->os == "unknown";
+}
+
+// Whether the archive holds `child` completely: its manifest, config and every layer. A child
+// whose manifest is present but malformed is an error, not an incomplete child.
+absl::StatusOr<bool> ChildComplete(StagedArchive& archive, const Descriptor& child) {
+  if (!media::IsManifestType(child.media_type)) return false;  // nested indexes: not followed
+  if (!archive.Has(BlobName(child.digest))) return false;
+  SLIPWAY_ASSIGN_OR_RETURN(auto loaded, LoadManifestEntry(archive, child));
+  if (!loaded.second.manifest.has_value()) return false;
+  const ImageManifest& m = *loaded.second.manifest;
+  if (!archive.Has(BlobName(m.config.digest))) return false;
+  for (const Descriptor& l : m.layers) {
+    if (!archive.Has(BlobName(l.digest))) return false;
+  }
+  return true;
+}
+
+// Attestation manifests (in-toto statements, not runnable images) are kept byte for byte.
+absl::Status PlanRawChild(StagedArchive& archive, const Descriptor& child, BlobStore& blobs,
+                          Plan& plan) {
+  SLIPWAY_ASSIGN_OR_RETURN(auto loaded, LoadManifestEntry(archive, child));
+  std::vector<Descriptor> parts = {child, loaded.second.manifest->config};
+  for (const Descriptor& l : loaded.second.manifest->layers) parts.push_back(l);
+  for (const Descriptor& d : parts) {
+    SLIPWAY_ASSIGN_OR_RETURN(StagedEntry * e, FindEntry(archive, BlobName(d.digest), "blob"));
+    if (e->holding == StagedEntry::Holding::kMemory) {
+      SLIPWAY_RETURN_IF_ERROR(StageMemoryEntryAsBlob(*e, blobs));
+    }
+    if (e->holding == StagedEntry::Holding::kCompressedByUs || e->size != d.size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "attestation manifest ", child.digest.ToString(), ": blob ", d.digest.ToString(),
+          " cannot be stored unchanged"));
+    }
+    plan.blobs.push_back({d, e});
+  }
+  return absl::OkStatus();
+}
+
+// A multi-platform index. All children complete: the index is stored as it is (its bytes and
+// every child's bytes unchanged). Some children missing (a one-platform save of a multi-arch
+// image): the one complete image child is stored as a plain image, several are listed in a new
+// index. Children are never rewritten, since that would change the index's digest; a child with
+// an uncompressed layer (which the store must compress) is therefore refused for now.
+absl::StatusOr<Plan> PlanIndex(StagedArchive& archive, const Descriptor& top,
+                               StagedEntry* index_entry, const ImageIndexDocument& index,
+                               BlobStore& blobs, int gzip_level) {
+  std::vector<const ImageIndexDocument::Entry*> complete;
+  for (const ImageIndexDocument::Entry& e : index.manifests) {
+    SLIPWAY_ASSIGN_OR_RETURN(bool ok, ChildComplete(archive, e.descriptor));
+    if (ok) complete.push_back(&e);
+  }
+  bool all = complete.size() == index.manifests.size();
+  std::set<Digest> images;
+  for (const auto* e : complete) {
+    if (!IsAttestation(*e)) images.insert(e->descriptor.digest);
+  }
+  if (images.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "index ", top.digest.ToString(), ": the archive holds none of its ",
+        index.manifests.size(), " platform manifests completely (manifest, config and layers)"));
+  }
+  if (!all) {
+    // Attestations only make sense next to the image they describe.
+    std::vector<const ImageIndexDocument::Entry*> kept;
+    for (const auto* e : complete) {
+      auto subject = e->descriptor.annotations.find("vnd.docker.reference.digest");
+      if (IsAttestation(*e) &&
+          (subject == e->descriptor.annotations.end() ||
+           std::none_of(images.begin(), images.end(),
+                        [&](const Digest& d) { return d.ToString() == subject->second; }))) {
+        continue;
+      }
+      kept.push_back(e);
+    }
+    complete = kept;
+    if (images.size() == 1) {
+      for (const auto* e : complete) {
+        if (IsAttestation(*e)) continue;
+        SLIPWAY_ASSIGN_OR_RETURN(auto loaded, LoadManifestEntry(archive, e->descriptor));
+        return PlanImage(archive, e->descriptor, loaded.first, *loaded.second.manifest, blobs,
+                         gzip_level);
+      }
+    }
+  }
+  Plan plan;
+  for (const auto* e : complete) {
+    if (IsAttestation(*e)) {
+      SLIPWAY_RETURN_IF_ERROR(PlanRawChild(archive, e->descriptor, blobs, plan));
+      continue;
+    }
+    SLIPWAY_ASSIGN_OR_RETURN(auto loaded, LoadManifestEntry(archive, e->descriptor));
+    SLIPWAY_ASSIGN_OR_RETURN(Plan child, PlanImage(archive, e->descriptor, loaded.first,
+                                                   *loaded.second.manifest, blobs, gzip_level));
+    if (child.new_manifest != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "index ", top.digest.ToString(), ": platform manifest ", e->descriptor.digest.ToString(),
+          " has uncompressed layers; compressing them would change the index's digest, which "
+          "multi-platform import does not do yet"));
+    }
+    for (PlannedBlob& b : child.blobs) plan.blobs.push_back(std::move(b));
+    for (LayerCompression& c : child.compressions) plan.compressions.push_back(std::move(c));
+  }
+  std::string type = top.media_type.empty() ? index.media_type : top.media_type;
+  if (all) {
+    SLIPWAY_RETURN_IF_ERROR(StageMemoryEntryAsBlob(*index_entry, blobs));
+    plan.record.manifest = Descriptor{type, top.digest, top.size, {}};
+    plan.blobs.insert(plan.blobs.begin(), PlannedBlob{plan.record.manifest, index_entry});
+  } else {
+    ImageIndexDocument reduced{type, {}};
+    for (const auto* e : complete) reduced.manifests.push_back(*e);
+    SLIPWAY_RETURN_IF_ERROR(WriteNewTopLevel(SerializeIndex(reduced), type, blobs, plan));
+  }
+  return plan;
+}
+
+absl::StatusOr<Plan> PlanOci(StagedArchive& archive, const SelectedImage& selected,
+                             BlobStore& blobs, int gzip_level) {
+  const Descriptor& top = *selected.manifest;
+  SLIPWAY_ASSIGN_OR_RETURN(auto loaded, LoadManifestEntry(archive, top));
+  if (loaded.second.index.has_value()) {
+    return PlanIndex(archive, top, loaded.first, *loaded.second.index, blobs, gzip_level);
+  }
+  return PlanImage(archive, top, loaded.first, *loaded.second.manifest, blobs, gzip_level);
 }
 
 absl::StatusOr<Plan> PlanDocker(StagedArchive& archive, const SelectedImage& selected,
