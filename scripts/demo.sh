@@ -60,8 +60,9 @@ umoci unpack --rootless --image "$work/layout:demo/busybox:v1" "$work/bundle" > 
 chroot "$work/bundle/rootfs" /bin/cat /etc/greeting
 
 step "slipway push-many: one stored image to two local registries in parallel"
-start_registry() {  # NAME → prints the port; docker-registry on 127.0.0.1, storage in $work
-  local name=$1 port
+start_registry() {  # NAME → sets $port; docker-registry on 127.0.0.1, storage in $work
+  # Runs in this shell (not a $(...) subshell) so the PID lands in registry_pids for cleanup.
+  local name=$1
   for _ in $(seq 1 50); do  # a port nobody answers on
     port=$(shuf -i 20000-60000 -n 1)
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
@@ -76,10 +77,9 @@ YAML
   docker-registry serve "$work/$name/config.yml" > "$work/$name/log" 2>&1 &
   registry_pids+=($!)
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/v2/" > /dev/null && break; sleep 0.1; done
-  echo "$port"
 }
-port_a=$(start_registry registry-a)
-port_b=$(start_registry registry-b)
+start_registry registry-a; port_a=$port
+start_registry registry-b; port_b=$port
 "$slipway" push-many demo/busybox:v1 "127.0.0.1:$port_a/demo/busybox:v1" "127.0.0.1:$port_b/team/busybox:v1" --insecure
 for dest in "127.0.0.1:$port_a/demo/busybox:v1" "127.0.0.1:$port_b/team/busybox:v1"; do
   pushed=$(skopeo inspect --raw --tls-verify=false "docker://$dest" | sha256sum | cut -d' ' -f1)
