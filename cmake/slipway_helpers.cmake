@@ -25,3 +25,15 @@ function(slipway_cc_test)
     DISCOVERY_TIMEOUT 60)
 endfunction()
 include(GoogleTest)
+
+# slipway_module_tests(DIR dir NAME name DEPS ... [LABELS ...] [TIMEOUT s]): one test binary
+# built from every tests/<dir>/*_test.cc.
+function(slipway_module_tests)
+  cmake_parse_arguments(ARG "" "DIR;NAME;TIMEOUT" "DEPS;LABELS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${ARG_DIR}/*_test.cc)
+  if(NOT srcs)
+    message(FATAL_ERROR "tests/${ARG_DIR} has no *_test.cc")
+  endif()
+  slipway_cc_test(NAME ${ARG_NAME} SRCS ${srcs} DEPS ${ARG_DEPS}
+                  LABELS ${ARG_LABELS} TIMEOUT ${ARG_TIMEOUT})
+endfunction()

@@ -10,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "slipway/v1/slipway.grpc.pb.h"
-#include "tests/e2e/client_fixture.h"
+#include "tests/e2e/e2e_fixture.h"
 #include "tests/support/slipwayd_process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
@@ -109,11 +109,10 @@ TEST_F(ClientImportExportTest, ImportOfGarbageFailsCleanly) {
 
 TEST(DrainE2eTest, SigtermCancelsAStalledImportAfterTheDrainTimeoutAndExitsZero) {
   SlipwaydOptions options;
-  options.binary = SLIPWAYD_BIN;
   options.extra_args = {"--drain-timeout", "1"};
-  auto server = SlipwaydProcess::Start(options);
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = v1::Slipway::NewStub((*server)->UnixChannel());
+  auto server = testing::StartSlipwayd(options);
+  ASSERT_NE(server, nullptr);
+  auto stub = v1::Slipway::NewStub(server->UnixChannel());
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::ImportImageResponse response;
@@ -128,14 +127,14 @@ TEST(DrainE2eTest, SigtermCancelsAStalledImportAfterTheDrainTimeoutAndExitsZero)
   // Wait (bounded) until the server has the call in flight.
   bool in_flight = false;
   for (int i = 0; i < 200 && !in_flight; ++i) {
-    in_flight = (*server)->Log().find("ImportImage started") != std::string::npos;
+    in_flight = server->Log().find("ImportImage started") != std::string::npos;
     if (!in_flight) absl::SleepFor(absl::Milliseconds(25));
   }
-  ASSERT_TRUE(in_flight) << (*server)->Log();
+  ASSERT_TRUE(in_flight) << server->Log();
 
   ProcessResult result;
-  ASSERT_TRUE((*server)->Terminate(absl::Seconds(30), &result)) << (*server)->Log();
-  EXPECT_EQ(result.exit_code, 0) << (*server)->Log();
+  ASSERT_TRUE(server->Terminate(absl::Seconds(30), &result)) << server->Log();
+  EXPECT_EQ(result.exit_code, 0) << server->Log();
   grpc::Status s = writer->Finish();
   EXPECT_FALSE(s.ok());
 }
@@ -152,18 +151,17 @@ TEST(FsckE2eTest, CorruptBlobIsAFindingAndRepairCleansIt) {
   MakeOciLayout(dir.Sub("oci"));
   {
     SlipwaydOptions options;
-    options.binary = SLIPWAYD_BIN;
     options.data_dir = data;
-    auto server = SlipwaydProcess::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
+    auto server = testing::StartSlipwayd(options);
+    ASSERT_NE(server, nullptr);
     ProcessResult r = RunProcess({SLIPWAY_BIN, "import", dir.Sub("oci"), "--tag", "fsck/me:1"},
-                                 {{"SLIPWAY_ADDR", (*server)->address()}}, absl::Seconds(120));
+                                 {{"SLIPWAY_ADDR", server->address()}}, absl::Seconds(120));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // fsck refuses to run beside a live server (the data-dir lock).
     ProcessResult busy = RunProcess({SLIPWAYD_BIN, "fsck", "--data-dir", data});
     EXPECT_EQ(busy.exit_code, 2) << busy.out << busy.err;
     ProcessResult stopped;
-    ASSERT_TRUE((*server)->Terminate(absl::Seconds(60), &stopped));
+    ASSERT_TRUE(server->Terminate(absl::Seconds(60), &stopped));
     ASSERT_EQ(stopped.exit_code, 0);
   }
   ProcessResult clean = RunProcess({SLIPWAYD_BIN, "fsck", "--data-dir", data});

@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/digest.h"
-#include "tests/e2e/client_fixture.h"
+#include "tests/e2e/e2e_fixture.h"
 #include "tests/support/registry_process.h"
 #include "tests/support/slipwayd_process.h"
 #include "tests/support/subprocess.h"
@@ -154,11 +154,10 @@ TEST_F(ClientPushTest, RegistryAuthFileCredentialsForRequestsWithout) {
                                                              options.password),
                                           R"("}}})"));
   SlipwaydOptions with_file;
-  with_file.binary = SLIPWAYD_BIN;
   with_file.extra_args = {"--registry-auth-file", config};
-  auto server = SlipwaydProcess::Start(with_file);
-  ASSERT_TRUE(server.ok()) << server.status();
-  std::map<std::string, std::string> env = {{"SLIPWAY_ADDR", (*server)->address()}};
+  auto server = testing::StartSlipwayd(with_file);
+  ASSERT_NE(server, nullptr);
+  std::map<std::string, std::string> env = {{"SLIPWAY_ADDR", server->address()}};
   r = RunProcess({SLIPWAY_BIN, "import", dir_.Sub("oci"), "--tag", "demo/app:v1"}, env,
                  absl::Seconds(120));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -166,7 +165,7 @@ TEST_F(ClientPushTest, RegistryAuthFileCredentialsForRequestsWithout) {
                   "--insecure"},
                  env, absl::Seconds(120));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_THAT((*server)->Log(), Not(HasSubstr(options.password)));
+  EXPECT_THAT(server->Log(), Not(HasSubstr(options.password)));
 }
 
 // A canary password, right then wrong, through the real binaries: neither canary (nor the

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "slipway/v1/slipway.grpc.pb.h"
+#include "tests/e2e/e2e_fixture.h"
 #include "tests/support/slipwayd_process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
@@ -21,12 +22,6 @@ using testing::SlipwaydOptions;
 using testing::SlipwaydProcess;
 using testing::TempDir;
 
-std::unique_ptr<SlipwaydProcess> StartServer(SlipwaydOptions options = {}) {
-  options.binary = SLIPWAYD_BIN;
-  auto p = SlipwaydProcess::Start(options);
-  EXPECT_TRUE(p.ok()) << p.status();
-  return p.ok() ? *std::move(p) : nullptr;
-}
 
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "") {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -48,7 +43,7 @@ TEST(ServerE2eTest, BadFlagIsAUsageError) {
 }
 
 TEST(ServerE2eTest, ListImagesOnEmptyStoreAndSocketMode) {
-  auto server = StartServer();
+  auto server = testing::StartSlipwayd();
   ASSERT_NE(server, nullptr);
   auto stub = v1::Slipway::NewStub(server->UnixChannel());
   v1::ListImagesResponse response;
@@ -63,7 +58,7 @@ TEST(ServerE2eTest, ListImagesOnEmptyStoreAndSocketMode) {
 }
 
 TEST(ServerE2eTest, UnknownRefIsNotFoundAndBadRefNamesTheField) {
-  auto server = StartServer();
+  auto server = testing::StartSlipwayd();
   ASSERT_NE(server, nullptr);
   auto stub = v1::Slipway::NewStub(server->UnixChannel());
   v1::GetImageRequest request;
@@ -82,7 +77,7 @@ TEST(ServerE2eTest, UnknownRefIsNotFoundAndBadRefNamesTheField) {
 }
 
 TEST(ServerE2eTest, UnimplementedRpcsSayWhenTheyLand) {
-  auto server = StartServer();
+  auto server = testing::StartSlipwayd();
   ASSERT_NE(server, nullptr);
   auto stub = v1::Slipway::NewStub(server->UnixChannel());
   {
@@ -150,7 +145,7 @@ TEST(ServerE2eTest, TcpListenerRequiresTheBearerToken) {
   testing::WriteFile(dir.Sub("token"), "right-token\n");
   SlipwaydOptions options;
   options.extra_args = {"--listen", "127.0.0.1:0", "--auth-token-file", dir.Sub("token")};
-  auto server = StartServer(options);
+  auto server = testing::StartSlipwayd(options);
   ASSERT_NE(server, nullptr);
   ASSERT_NE(server->tcp_port(), 0) << server->Log();
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->tcp_port()),
@@ -176,7 +171,7 @@ TEST(ServerE2eTest, TcpListenerRequiresTheBearerToken) {
 }
 
 TEST(ServerE2eTest, SigtermDrainsAndExitsZero) {
-  auto server = StartServer();
+  auto server = testing::StartSlipwayd();
   ASSERT_NE(server, nullptr);
   std::string socket = server->address().substr(strlen("unix://"));
   ProcessResult result;
@@ -188,7 +183,7 @@ TEST(ServerE2eTest, SigtermDrainsAndExitsZero) {
 }
 
 TEST(ServerE2eTest, SecondServerOnTheSameDataDirFails) {
-  auto first = StartServer();
+  auto first = testing::StartSlipwayd();
   ASSERT_NE(first, nullptr);
   TempDir dir;
   ProcessResult r = RunProcess({SLIPWAYD_BIN, "--data-dir", first->data_dir(), "--listen",
@@ -199,7 +194,7 @@ TEST(ServerE2eTest, SecondServerOnTheSameDataDirFails) {
 }
 
 TEST(ServerE2eTest, MetricsServeRpcCounters) {
-  auto server = StartServer();
+  auto server = testing::StartSlipwayd();
   ASSERT_NE(server, nullptr);
   ASSERT_NE(server->metrics_port(), 0) << server->Log();
   auto stub = v1::Slipway::NewStub(server->UnixChannel());
@@ -220,7 +215,7 @@ TEST(ServerE2eTest, MetricsServeRpcCounters) {
 }
 
 TEST(ServerE2eTest, RequestIdEchoedAndLogged) {
-  auto server = StartServer();
+  auto server = testing::StartSlipwayd();
   ASSERT_NE(server, nullptr);
   auto stub = v1::Slipway::NewStub(server->UnixChannel());
   auto ctx = Ctx();
@@ -234,7 +229,7 @@ TEST(ServerE2eTest, RequestIdEchoedAndLogged) {
 }
 
 TEST(ClientE2eTest, ImagesTagRmAndErrors) {
-  auto server = StartServer();
+  auto server = testing::StartSlipwayd();
   ASSERT_NE(server, nullptr);
   std::map<std::string, std::string> env = {{"SLIPWAY_ADDR", server->address()}};
   ProcessResult r = RunProcess({SLIPWAY_BIN, "images"}, env);
@@ -270,7 +265,7 @@ TEST(ClientE2eTest, TokenFromEnvironmentOverTcp) {
   testing::WriteFile(dir.Sub("token"), "cli-token\n");
   SlipwaydOptions options;
   options.extra_args = {"--listen", "127.0.0.1:0", "--auth-token-file", dir.Sub("token")};
-  auto server = StartServer(options);
+  auto server = testing::StartSlipwayd(options);
   ASSERT_NE(server, nullptr);
   std::string addr = absl::StrCat("127.0.0.1:", server->tcp_port());
   ProcessResult r = RunProcess({SLIPWAY_BIN, "images"}, {{"SLIPWAY_ADDR", addr}});
@@ -296,7 +291,7 @@ TEST(ClientE2eTest, TlsListenerWithTokenAndCa) {
   SlipwaydOptions options;
   options.extra_args = {"--listen",   "127.0.0.1:0",       "--auth-token-file", dir.Sub("token"),
                         "--tls-cert", dir.Sub("cert.pem"), "--tls-key",         dir.Sub("key.pem")};
-  auto server = StartServer(options);
+  auto server = testing::StartSlipwayd(options);
   ASSERT_NE(server, nullptr);
   ASSERT_NE(server->tcp_port(), 0) << server->Log();
   std::map<std::string, std::string> env = {

@@ -1,7 +1,7 @@
-#ifndef SLIPWAY_TESTS_E2E_CLIENT_FIXTURE_H_
-#define SLIPWAY_TESTS_E2E_CLIENT_FIXTURE_H_
+#ifndef SLIPWAY_TESTS_E2E_E2E_FIXTURE_H_
+#define SLIPWAY_TESTS_E2E_E2E_FIXTURE_H_
 
-// Shared by the end-to-end tests that drive the real `slipway` binary against a real slipwayd.
+// Shared by the end-to-end tests that drive the real slipwayd and slipway binaries.
 
 #include <filesystem>
 #include <map>
@@ -32,15 +32,21 @@ inline std::string MakeOciLayout(const std::string& dir) {
   return std::string(absl::StripAsciiWhitespace(r.out));
 }
 
+// The real slipwayd (SLIPWAYD_BIN) with `options`; records a test failure and returns null
+// when it does not come up.
+inline std::unique_ptr<SlipwaydProcess> StartSlipwayd(SlipwaydOptions options = {}) {
+  options.binary = SLIPWAYD_BIN;
+  auto p = SlipwaydProcess::Start(options);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *std::move(p) : nullptr;
+}
+
 // Starts slipwayd on a temp data dir and socket; Slipway() runs the client against it.
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    SlipwaydOptions options;
-    options.binary = SLIPWAYD_BIN;
-    auto server = SlipwaydProcess::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    server_ = StartSlipwayd();
+    ASSERT_NE(server_, nullptr);
     env_ = {{"SLIPWAY_ADDR", server_->address()}};
   }
 
@@ -59,4 +65,4 @@ class ClientTest : public ::testing::Test {
 
 }  // namespace slipway::testing
 
-#endif  // SLIPWAY_TESTS_E2E_CLIENT_FIXTURE_H_
+#endif  // SLIPWAY_TESTS_E2E_E2E_FIXTURE_H_
