@@ -1,22 +1,17 @@
 #include "tests/support/run_command.h"
 
-#include <stdio.h>
-#include <sys/wait.h>
+#include "absl/time/time.h"
+#include "tests/support/subprocess.h"
 
 namespace slipway::testing {
 
 CommandResult RunCommand(const std::string& command) {
+  // The one process runner of the test tree does the work (stdin from /dev/null, killed by pid
+  // after the timeout); the shell only merges stderr into stdout.
+  ProcessResult r = RunProcess({"/bin/sh", "-c", "exec 2>&1; " + command}, {}, absl::Seconds(300));
   CommandResult result;
-  // Bounded: a hung verifier must fail the test, not hang the suite (coreutils timeout, then
-  // SIGKILL 5 s later).
-  std::string full = "exec </dev/null; timeout -k 5 300 sh -c " + ShellQuote(command) + " 2>&1";
-  FILE* pipe = ::popen(full.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) result.output.append(buf, n);
-  int status = ::pclose(pipe);
-  if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.exit_code = r.exit_code;
+  result.output = r.out + r.err;
   return result;
 }
 

@@ -12,7 +12,7 @@ struct CommandResult {
 
 // Runs `command` through /bin/sh -c with stderr merged into stdout. For external verifiers
 // (gzip, zstd, skopeo, umoci) in tests; the command must not wait for input. Killed after
-// 300 s (exit code 124 or -1).
+// 300 s (exit code -1).
 CommandResult RunCommand(const std::string& command);
 
 // Single-quotes `s` for the shell.
