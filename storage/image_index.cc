@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "storage/status_macros.h"
 
 namespace slipway {
@@ -32,6 +33,12 @@ absl::Status ImageIndex::RecordBlobLocation(absl::string_view, absl::string_view
 absl::StatusOr<std::vector<std::string>> ImageIndex::FindBlobLocations(absl::string_view,
                                                                        const Digest&) const {
   return std::vector<std::string>{};
+}
+
+absl::Status ImageIndex::PutBuildCache(const BuildCacheEntry&) { return absl::OkStatus(); }
+
+absl::StatusOr<BuildCacheEntry> ImageIndex::FindBuildCache(absl::string_view key) const {
+  return absl::NotFoundError(absl::StrCat("build cache key ", key));
 }
 
 }  // namespace slipway

@@ -43,6 +43,15 @@ struct Lease {
   int64_t expires_unix = 0;
 };
 
+// A build cache entry: the layer one build instruction produced, found again by the
+// instruction's cache key (the parent's key + the instruction after expansion + its inputs).
+struct BuildCacheEntry {
+  std::string key;               // hex sha256 computed by the builder
+  Descriptor layer{"", Sha256Of(""), 0, {}};  // the stored (compressed) layer blob
+  Digest diff_id = Sha256Of("");
+  int64_t uncompressed_size = 0;
+};
+
 // Image metadata in SQLite (WAL). Blobs are always published to the BlobStore before any row
 // refers to them. Thread-safe: every method is one transaction.
 class ImageIndex {
@@ -107,6 +116,12 @@ class ImageIndex {
   // (empty when none).
   virtual absl::StatusOr<std::vector<std::string>> FindBlobLocations(
       absl::string_view registry, const Digest& digest) const;
+
+  // Build cache. Put is idempotent (a repeat replaces the entry). Find: NOT_FOUND when the key
+  // is unknown. Entries never keep blobs alive: a builder must check the layer still exists
+  // (ForgetBlob drops the entries of a removed blob). The defaults store nothing.
+  virtual absl::Status PutBuildCache(const BuildCacheEntry& entry);
+  virtual absl::StatusOr<BuildCacheEntry> FindBuildCache(absl::string_view key) const;
 };
 
 struct SqliteImageIndexOptions {

@@ -216,7 +216,8 @@ absl::Status SqliteImageIndex::ForgetBlob(const Digest& digest) {
   SLIPWAY_ASSIGN_OR_RETURN(auto tx, Tx::Begin(*db_));
   for (const char* sql : {"DELETE FROM blob_usage WHERE digest = ?",
                           "DELETE FROM lease_blobs WHERE digest = ?",
-                          "DELETE FROM layer_compression WHERE compressed_digest = ?"}) {
+                          "DELETE FROM layer_compression WHERE compressed_digest = ?",
+                          "DELETE FROM build_cache WHERE digest = ?"}) {
     SLIPWAY_ASSIGN_OR_RETURN(auto q, db_->Prepare(sql));
     SLIPWAY_RETURN_IF_ERROR(q.Bind(1, digest.ToString()).Run());
   }

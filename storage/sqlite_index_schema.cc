@@ -96,6 +96,18 @@ CREATE TABLE blob_locations (
   PRIMARY KEY (registry, digest, repository)
 );
 )sql"},
+    {5, "build cache (instruction key -> layer)", R"sql(
+CREATE TABLE build_cache (
+  cache_key         TEXT    PRIMARY KEY,
+  media_type        TEXT    NOT NULL,
+  digest            TEXT    NOT NULL,
+  size              INTEGER NOT NULL,
+  diff_id           TEXT    NOT NULL,
+  uncompressed_size INTEGER NOT NULL,
+  recorded_unix     INTEGER NOT NULL
+);
+CREATE INDEX build_cache_by_digest ON build_cache (digest);
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -1,0 +1,70 @@
+#ifndef SLIPWAY_SERVER_BUILD_BUILD_RUN_H_
+#define SLIPWAY_SERVER_BUILD_BUILD_RUN_H_
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/build/base_image.h"
+#include "server/build/builder.h"
+#include "server/build/dockerfile/parser.h"
+#include "server/build/dockerfile/stages.h"
+#include "server/build/image_config.h"
+#include "server/build/layer/layer_writer.h"
+#include "server/build/layer/unpacked_layers.h"
+#include "server/build/stage_filesystem.h"
+#include "storage/blob_store.h"
+#include "storage/image_index.h"
+
+namespace slipway::build {
+
+// What a finished stage hands to the stages that use it and to the final image.
+struct StageResult {
+  ImageConfig config;
+  std::shared_ptr<StageFilesystem> fs;
+  std::string cache_key;  // the key after the stage's last instruction
+};
+using StageFuture = std::shared_future<absl::StatusOr<std::shared_ptr<const StageResult>>>;
+
+// Everything one build shares between its stage threads. Immutable once the stages start,
+// except the atomics.
+struct BuildRun {
+  const BuildRequest* request = nullptr;
+  BuildObserver* observer = nullptr;
+  const ParsedDockerfile* dockerfile = nullptr;
+  const StagePlan* plan = nullptr;
+  BlobStore* store = nullptr;
+  ImageIndex* index = nullptr;
+  UnpackedLayers* unpacked = nullptr;
+  const BaseImagePuller* puller = nullptr;
+  PlatformSpec platform;
+  LayerWriteOptions layer_options;
+  std::string staging_dir;              // removed when the build ends
+  std::string created;                  // RFC 3339 for config and history
+  bool no_cache = false;
+  int total_steps = 0;
+  std::vector<int> first_step;          // per stage: the step number of its FROM
+  std::vector<StageFuture> stages;      // per stage; invalid for stages the target skips
+  std::atomic<bool> failed{false};      // set by the first failing stage: the others stop
+
+  bool Cancelled() const {
+    return failed.load() || (request->cancelled != nullptr && request->cancelled->load());
+  }
+  // A stage by "AS" name (case-insensitive) or index, usable from stage `from_stage`.
+  std::optional<int> StageIndex(const std::string& name_or_index, int from_stage) const;
+};
+
+// Runs stage `index` of `run` (waiting for the stages it names).
+absl::StatusOr<std::shared_ptr<const StageResult>> RunStage(BuildRun& run, int index);
+
+// Hex sha256 of the parts, each length-prefixed (no ambiguity between "ab"+"c" and "a"+"bc").
+std::string CacheKey(const std::vector<std::string>& parts);
+
+}  // namespace slipway::build
+
+#endif  // SLIPWAY_SERVER_BUILD_BUILD_RUN_H_

@@ -1,0 +1,48 @@
+#ifndef SLIPWAY_SERVER_BUILD_NATIVE_BUILDER_H_
+#define SLIPWAY_SERVER_BUILD_NATIVE_BUILDER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/build/base_image.h"
+#include "server/build/builder.h"
+#include "server/build/layer/layer_writer.h"
+#include "server/build/layer/unpacked_layers.h"
+#include "storage/blob_store.h"
+#include "storage/image_index.h"
+
+namespace slipway::build {
+
+struct NativeBuilderOptions {
+  // Per-build scratch space (extracted ADD archives, heredoc files): <data-dir>/build-tmp.
+  std::string staging_root;
+  LayerCompressionKind compression = LayerCompressionKind::kGzip;
+  int compression_level = 1;
+};
+
+// The embedded builder: no daemon, no external tool. Parses the Dockerfile, plans the stages
+// the target needs, builds independent stages in parallel (one thread per stage; a stage waits
+// only for the stages it names), makes COPY/ADD layers straight from context blobs, caches
+// every layer step by key (parent key + instruction after expansion + build args in scope +
+// sources' digests and metadata), and records the image and its tags. RUN is not executed
+// yet (INVALID_ARGUMENT naming the line). Thread-safe: concurrent builds share nothing but
+// the store, the index and the unpacked-layer cache, all thread-safe.
+class NativeBuilder : public Builder {
+ public:
+  NativeBuilder(const NativeBuilderOptions& options, BlobStore& store, ImageIndex& index,
+                UnpackedLayers& unpacked, BaseImagePuller puller);
+
+  absl::StatusOr<v1::Image> Build(const BuildRequest& request, BuildObserver& observer) override;
+
+ private:
+  NativeBuilderOptions options_;
+  BlobStore& store_;
+  ImageIndex& index_;
+  UnpackedLayers& unpacked_;
+  BaseImagePuller puller_;
+};
+
+}  // namespace slipway::build
+
+#endif  // SLIPWAY_SERVER_BUILD_NATIVE_BUILDER_H_

@@ -1,0 +1,397 @@
+// One stage of a build: FROM, then each instruction in order.
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "server/build/build_run.h"
+#include "server/build/copy_planner.h"
+#include "server/build/dockerfile/commands.h"
+#include "storage/status_macros.h"
+
+namespace slipway::build {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t MillisSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+std::string Hex(const Digest& d) { return d.hex(); }
+
+// Sends step events for one stage.
+class StepReporter {
+ public:
+  StepReporter(BuildRun& run, int stage_index, std::string stage_name)
+      : run_(run), stage_(std::move(stage_name)), step_(run.first_step[stage_index]) {}
+
+  void Start(const std::string& instruction) {
+    instruction_ = instruction;
+    start_ = Clock::now();
+    Send(v1::BuildEvent::STARTED, 0, "");
+  }
+  void Done(bool cached, int64_t bytes) {
+    Send(cached ? v1::BuildEvent::CACHED : v1::BuildEvent::DONE, bytes, "");
+    ++step_;
+  }
+  void Failed(const absl::Status& status) {
+    Send(v1::BuildEvent::FAILED, 0, std::string(status.message()));
+  }
+
+ private:
+  void Send(v1::BuildEvent::State state, int64_t bytes, const std::string& message) {
+    v1::BuildEvent e;
+    e.set_step(step_);
+    e.set_total_steps(run_.total_steps);
+    e.set_stage(stage_);
+    e.set_instruction(instruction_);
+    e.set_state(state);
+    e.set_bytes(bytes);
+    if (state != v1::BuildEvent::STARTED) e.set_duration_ms(MillisSince(start_));
+    e.set_message(message);
+    run_.observer->OnEvent(e);
+  }
+
+  BuildRun& run_;
+  std::string stage_;
+  int step_;
+  std::string instruction_;
+  Clock::time_point start_ = Clock::now();
+};
+
+// Prefixes an error with "<file>:<line>: " unless it already names the Dockerfile.
+absl::Status AtLine(const BuildRun& run, int line, const absl::Status& s) {
+  const std::string& file = run.dockerfile->file_name;
+  if (absl::StartsWith(s.message(), file + ":")) return s;
+  return absl::Status(s.code(), absl::StrCat(file, ":", line, ": ", s.message()));
+}
+
+bool IsNumericOwner(const std::string& chown) {
+  if (chown.empty()) return true;
+  for (char c : chown) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != ':') return false;
+  }
+  return true;
+}
+
+bool IsUrl(const std::string& s) {
+  return absl::StartsWith(s, "http://") || absl::StartsWith(s, "https://");
+}
+
+std::string EntryFingerprint(const LayerEntry& e) {
+  return absl::StrCat(e.path, "|", static_cast<int>(e.type), "|", e.mode, "|", e.uid, ":", e.gid,
+                      "|", e.size, "|", e.link_target, "|", e.content_digest);
+}
+
+// The inputs of a COPY/ADD that its cache key covers: every source entry's path, type, mode,
+// owner, size, link target and content digest (never mtimes: a fresh checkout must still hit),
+// and the identity of the tree they come from.
+absl::StatusOr<std::string> SourcesFingerprint(const CopyCommand& copy, const SourceTree& tree,
+                                               const std::string& tree_identity) {
+  std::vector<std::string> parts{tree_identity};
+  for (const std::string& source : copy.sources) {
+    if (copy.is_add && IsUrl(source)) {
+      parts.push_back(absl::StrCat("url|", source, "|", copy.checksum));
+      continue;
+    }
+    auto matches = tree.Glob(source);
+    if (!matches.ok()) return matches.status();
+    for (const std::string& path : *matches) {
+      auto entry = tree.Stat(path, /*follow=*/true);
+      if (!entry.ok()) return entry.status();
+      parts.push_back(EntryFingerprint(*entry));
+      if (entry->type == EntryType::kDirectory) {
+        auto below = tree.Walk(entry->path.empty() ? path : entry->path);
+        if (!below.ok()) return below.status();
+        for (const LayerEntry& e : *below) parts.push_back(EntryFingerprint(e));
+      }
+    }
+  }
+  for (const Heredoc& h : copy.heredocs) parts.push_back(absl::StrCat("heredoc|", h.name, "|", h.content));
+  return CacheKey(parts);
+}
+
+class StageRunner {
+ public:
+  StageRunner(BuildRun& run, int index)
+      : run_(run),
+        index_(index),
+        def_(run.plan->stages[index]),
+        report_(run, index, def_.name.empty() ? absl::StrCat("stage-", index) : def_.name) {}
+
+  absl::StatusOr<std::shared_ptr<const StageResult>> Run() {
+    auto result = std::make_shared<StageResult>();
+    result_ = result.get();
+    report_.Start(absl::StrCat("FROM ", def_.base,
+                               def_.name.empty() ? "" : absl::StrCat(" AS ", def_.name)));
+    absl::Status from = From();
+    if (!from.ok()) return Fail(AtLine(run_, def_.line, from));
+    report_.Done(/*cached=*/true, 0);
+
+    scope_ = std::make_unique<StageScope>(*run_.plan, result_->config.Env());
+    for (const Instruction& instruction : def_.instructions) {
+      if (run_.Cancelled()) {
+        return absl::CancelledError("the build was cancelled");
+      }
+      report_.Start(instruction.original);
+      bool cached = false;
+      int64_t bytes = 0;
+      absl::Status s = Step(instruction, &cached, &bytes);
+      if (!s.ok()) return Fail(AtLine(run_, instruction.line, s));
+      report_.Done(cached, bytes);
+    }
+    return std::shared_ptr<const StageResult>(std::move(result));
+  }
+
+ private:
+  absl::Status Fail(const absl::Status& s) {
+    if (!absl::IsCancelled(s)) report_.Failed(s);
+    run_.failed.store(true);
+    return s;
+  }
+
+  // A stage reached through a stage-level ARG is not in the graph planned up front.
+  absl::Status CheckPlanned(int dep, const std::string& name) const {
+    if (run_.stages[dep].valid()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stage \"", name, "\" is named through a variable the stage graph cannot see "
+        "(only ARGs declared before the first FROM may name stages)"));
+  }
+
+  absl::Status From() {
+    const std::string& base = def_.base;
+    PlatformSpec platform = run_.platform;
+    if (!def_.platform.empty()) {
+      std::vector<std::string> parts = absl::StrSplit(def_.platform, '/');
+      if (parts.size() < 2) {
+        return absl::InvalidArgumentError(absl::StrCat("FROM --platform=", def_.platform,
+                                                       ": expected os/arch[/variant]"));
+      }
+      platform = PlatformSpec{parts[0], parts[1], parts.size() > 2 ? parts[2] : ""};
+    }
+    if (absl::AsciiStrToLower(base) == "scratch") {
+      result_->config = ImageConfig::Scratch(platform);
+      result_->fs = std::make_shared<StageFilesystem>(*run_.unpacked);
+      result_->cache_key = CacheKey({"scratch", platform.os, platform.architecture,
+                                     platform.variant});
+      return absl::OkStatus();
+    }
+    if (auto dep = run_.StageIndex(base, index_); dep.has_value()) {
+      SLIPWAY_RETURN_IF_ERROR(CheckPlanned(*dep, base));
+      SLIPWAY_ASSIGN_OR_RETURN(auto parent, run_.stages[*dep].get());
+      result_->config = parent->config;
+      result_->fs = std::make_shared<StageFilesystem>(*run_.unpacked);
+      for (auto& layer : parent->fs->layers()) result_->fs->Append(layer);
+      result_->cache_key = parent->cache_key;
+      return absl::OkStatus();
+    }
+    SLIPWAY_ASSIGN_OR_RETURN(BaseImage image, ResolveImage(base, platform));
+    SLIPWAY_ASSIGN_OR_RETURN(result_->config,
+                             ImageConfig::FromJson(image.config_json, "base image config"));
+    result_->fs = std::make_shared<StageFilesystem>(*run_.unpacked);
+    for (size_t i = 0; i < image.layers.size(); ++i) {
+      result_->fs->Append({image.layers[i], image.diff_ids[i], nullptr});
+    }
+    result_->cache_key = CacheKey({"image", image.manifest.ToString()});
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<BaseImage> ResolveImage(const std::string& ref, const PlatformSpec& platform) {
+    auto image = ResolveBaseImage(ref, platform, run_.request->spec, *run_.store, *run_.index,
+                                  *run_.puller);
+    if (!image.ok()) {
+      if (absl::IsNotFound(image.status())) {
+        return absl::NotFoundError(absl::StrCat("base image \"", ref,
+                                                "\" is neither in the store nor in a registry: ",
+                                                image.status().message()));
+      }
+      return image.status();
+    }
+    // Keep the base's blobs through GC for as long as the build runs.
+    std::vector<Digest> digests{image->manifest};
+    for (const auto& l : image->layers) digests.push_back(l.digest);
+    (void)run_.index->AddToLease(run_.request->lease_id, digests);
+    return image;
+  }
+
+  absl::Status Step(const Instruction& instruction, bool* cached, int64_t* bytes) {
+    SLIPWAY_ASSIGN_OR_RETURN(Command command,
+                             ToCommand(instruction, run_.dockerfile->file_name, scope_->Lookup(),
+                                       run_.dockerfile->escape));
+    ImageConfig& config = result_->config;
+    std::vector<std::string> key_parts{result_->cache_key, command.text};
+    for (const auto& [name, value] : scope_->ArgsInScope()) {
+      key_parts.push_back(absl::StrCat(name, "=", value));
+    }
+    if (const auto* arg = std::get_if<ArgCommand>(&command.body)) {
+      for (const auto& a : arg->args) scope_->DeclareArg(a.name, a.default_value);
+      *cached = true;
+      result_->cache_key = CacheKey(key_parts);
+      return absl::OkStatus();
+    }
+    if (const auto* env = std::get_if<EnvCommand>(&command.body)) {
+      for (const auto& [name, value] : env->vars) scope_->SetEnv(name, value);
+      config.SetEnv(scope_->Env());
+      config.AddHistory(run_.created, command.text, /*empty_layer=*/true);
+      *cached = true;
+      result_->cache_key = CacheKey(key_parts);
+      return absl::OkStatus();
+    }
+    if (std::holds_alternative<RunCommand>(command.body)) {
+      return absl::InvalidArgumentError(
+          "RUN is not supported by this builder yet (the RUN executor is issue 5); "
+          "COPY, ADD and metadata instructions are");
+    }
+    if (const auto* copy = std::get_if<CopyCommand>(&command.body)) {
+      return Copy(command, *copy, std::move(key_parts), cached, bytes);
+    }
+    if (const auto* workdir = std::get_if<WorkdirCommand>(&command.body)) {
+      // Relative WORKDIRs build on the previous one.
+      Command resolved = command;
+      std::string path = workdir->path;
+      if (!absl::StartsWith(path, "/")) {
+        std::string base = config.WorkingDir();
+        path = absl::StrCat(base, absl::EndsWith(base, "/") ? "" : "/", path);
+      }
+      resolved.body = WorkdirCommand{path};
+      SLIPWAY_RETURN_IF_ERROR(config.Apply(resolved));
+    } else {
+      SLIPWAY_RETURN_IF_ERROR(config.Apply(command));
+    }
+    config.AddHistory(run_.created, command.text, /*empty_layer=*/true);
+    *cached = true;
+    result_->cache_key = CacheKey(key_parts);
+    return absl::OkStatus();
+  }
+
+  // The tree COPY takes files from, and what identifies its content for the cache key.
+  absl::StatusOr<std::shared_ptr<const SourceTree>> SourceFor(const CopyCommand& copy,
+                                                              std::string* identity) {
+    if (copy.from.empty()) {
+      *identity = "context";
+      // The context outlives the build; a non-owning shared_ptr.
+      return std::shared_ptr<const SourceTree>(std::shared_ptr<const SourceTree>(),
+                                               run_.request->context);
+    }
+    if (auto dep = run_.StageIndex(copy.from, index_); dep.has_value()) {
+      SLIPWAY_RETURN_IF_ERROR(CheckPlanned(*dep, copy.from));
+      SLIPWAY_ASSIGN_OR_RETURN(auto stage, run_.stages[*dep].get());
+      *identity = absl::StrCat("stage|", stage->cache_key);
+      return stage->fs->View();
+    }
+    SLIPWAY_ASSIGN_OR_RETURN(BaseImage image, ResolveImage(copy.from, run_.platform));
+    *identity = absl::StrCat("image|", image.manifest.ToString());
+    StageFilesystem fs(*run_.unpacked);
+    for (size_t i = 0; i < image.layers.size(); ++i) {
+      fs.Append({image.layers[i], image.diff_ids[i], nullptr});
+    }
+    return fs.View();
+  }
+
+  absl::Status Copy(const Command& command, const CopyCommand& copy,
+                    std::vector<std::string> key_parts, bool* cached, int64_t* bytes) {
+    ImageConfig& config = result_->config;
+    std::string identity;
+    SLIPWAY_ASSIGN_OR_RETURN(auto source, SourceFor(copy, &identity));
+    SLIPWAY_ASSIGN_OR_RETURN(std::string fingerprint,
+                             SourcesFingerprint(copy, *source, identity));
+    key_parts.push_back(fingerprint);
+    key_parts.push_back(absl::StrCat("workdir=", config.WorkingDir()));
+    const std::string key = CacheKey(key_parts);
+
+    if (!run_.no_cache) {
+      auto hit = run_.index->FindBuildCache(key);
+      if (hit.ok()) {
+        // Lease first, then check the blob: GC cannot remove it in between.
+        (void)run_.index->AddToLease(run_.request->lease_id, {hit->layer.digest});
+        if (run_.store->Stat(hit->layer.digest).ok()) {
+          result_->fs->Append({hit->layer, hit->diff_id, nullptr});
+          config.AddLayer(hit->diff_id);
+          config.AddHistory(run_.created, command.text, /*empty_layer=*/false);
+          result_->cache_key = key;
+          *cached = true;
+          *bytes = hit->layer.size;
+          return absl::OkStatus();
+        }
+      }
+    }
+
+    std::shared_ptr<const SourceTree> rootfs;
+    if (!copy.link || !IsNumericOwner(copy.chown)) {
+      SLIPWAY_ASSIGN_OR_RETURN(rootfs, result_->fs->View());
+    }
+    SLIPWAY_ASSIGN_OR_RETURN(Ownership owner, ResolveChown(copy.chown, rootfs.get()));
+    CopyPlanRequest plan;
+    plan.command = &copy;
+    plan.source = source.get();
+    plan.rootfs = copy.link ? nullptr : rootfs.get();
+    plan.workdir = config.WorkingDir();
+    plan.owner = owner;
+    plan.source_date_epoch = run_.layer_options.source_date_epoch;
+    const std::string staging = absl::StrCat(run_.staging_dir, "/", index_, "-", command.line);
+    SLIPWAY_ASSIGN_OR_RETURN(std::vector<LayerEntry> entries, PlanCopy(plan, staging));
+
+    auto by_path = std::make_shared<std::map<std::string, LayerEntry>>();
+    for (const LayerEntry& e : entries) (*by_path)[e.path] = e;
+    SLIPWAY_ASSIGN_OR_RETURN(WrittenLayer layer,
+                             WriteLayer(std::move(entries), run_.layer_options, *run_.store,
+                                        run_.index));
+    (void)run_.index->AddToLease(run_.request->lease_id, {layer.blob.digest});
+    BuildCacheEntry entry;
+    entry.key = key;
+    entry.layer = layer.blob;
+    entry.diff_id = layer.diff_id;
+    entry.uncompressed_size = layer.uncompressed_size;
+    SLIPWAY_RETURN_IF_ERROR(run_.index->PutBuildCache(entry));
+
+    result_->fs->Append({layer.blob, layer.diff_id, std::move(by_path)});
+    config.AddLayer(layer.diff_id);
+    config.AddHistory(run_.created, command.text, /*empty_layer=*/false);
+    result_->cache_key = key;
+    *bytes = layer.blob.size;
+    return absl::OkStatus();
+  }
+
+  BuildRun& run_;
+  int index_;
+  const StageDefinition& def_;
+  StepReporter report_;
+  StageResult* result_ = nullptr;
+  std::unique_ptr<StageScope> scope_;
+};
+
+}  // namespace
+
+std::string CacheKey(const std::vector<std::string>& parts) {
+  Sha256Hasher hasher;
+  for (const std::string& part : parts) {
+    const std::string length = absl::StrCat(part.size(), ":");
+    hasher.Update(length);
+    hasher.Update(part);
+  }
+  return hasher.Finish().hex();
+}
+
+std::optional<int> BuildRun::StageIndex(const std::string& name_or_index, int from_stage) const {
+  const std::string lower = absl::AsciiStrToLower(name_or_index);
+  for (int i = 0; i < from_stage; ++i) {
+    if (!plan->stages[i].name.empty() && plan->stages[i].name == lower) return i;
+  }
+  int n = 0;
+  if (absl::SimpleAtoi(name_or_index, &n) && n >= 0 && n < from_stage) return n;
+  return std::nullopt;
+}
+
+absl::StatusOr<std::shared_ptr<const StageResult>> RunStage(BuildRun& run, int index) {
+  return StageRunner(run, index).Run();
+}
+
+}  // namespace slipway::build

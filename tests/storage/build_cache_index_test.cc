@@ -1,0 +1,62 @@
+#include <string>
+
+#include "gtest/gtest.h"
+#include "storage/image_index.h"
+#include "storage/media_types.h"
+#include "tests/support/temp_dir.h"
+
+namespace slipway {
+namespace {
+
+BuildCacheEntry Entry(const std::string& key, const std::string& content) {
+  BuildCacheEntry e;
+  e.key = key;
+  e.layer = Descriptor{std::string(kOciLayerGzip), Sha256Of(content + ".gz"), 42, {}};
+  e.diff_id = Sha256Of(content);
+  e.uncompressed_size = 100;
+  return e;
+}
+
+std::unique_ptr<ImageIndex> Open(const std::string& path) {
+  SqliteImageIndexOptions options;
+  options.path = path;
+  auto index = OpenSqliteImageIndex(options);
+  EXPECT_TRUE(index.ok()) << index.status();
+  return index.ok() ? std::move(index).value() : nullptr;
+}
+
+TEST(BuildCacheIndexTest, PutFindSurvivesReopen) {
+  testing::TempDir dir;
+  {
+    auto index = Open(dir.Sub("index.db"));
+    ASSERT_NE(index, nullptr);
+    EXPECT_EQ(index->FindBuildCache("k1").status().code(), absl::StatusCode::kNotFound);
+    ASSERT_TRUE(index->PutBuildCache(Entry("k1", "one")).ok());
+    ASSERT_TRUE(index->PutBuildCache(Entry("k1", "two")).ok());  // replaces
+  }
+  auto index = Open(dir.Sub("index.db"));
+  ASSERT_NE(index, nullptr);
+  auto found = index->FindBuildCache("k1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->layer.digest, Sha256Of("two.gz"));
+  EXPECT_EQ(found->layer.media_type, kOciLayerGzip);
+  EXPECT_EQ(found->layer.size, 42);
+  EXPECT_EQ(found->diff_id, Sha256Of("two"));
+  EXPECT_EQ(found->uncompressed_size, 100);
+}
+
+TEST(BuildCacheIndexTest, ForgetBlobDropsItsEntriesAndBadEntriesAreRefused) {
+  testing::TempDir dir;
+  auto index = Open(dir.Sub("index.db"));
+  ASSERT_NE(index, nullptr);
+  ASSERT_TRUE(index->PutBuildCache(Entry("k1", "one")).ok());
+  ASSERT_TRUE(index->PutBuildCache(Entry("k2", "other")).ok());
+  ASSERT_TRUE(index->ForgetBlob(Sha256Of("one.gz")).ok());
+  EXPECT_EQ(index->FindBuildCache("k1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(index->FindBuildCache("k2").ok());
+  BuildCacheEntry bad = Entry("", "x");
+  EXPECT_EQ(index->PutBuildCache(bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace slipway
