@@ -9,6 +9,8 @@
 
 #include "gtest/gtest.h"
 #include "storage/blob_store.h"
+#include "storage/descriptor.h"
+#include "storage/digest.h"
 #include "storage/image_index.h"
 #include "tests/support/registry_process.h"  // FindProgram
 #include "tests/support/run_command.h"
@@ -64,6 +66,32 @@ class LayerTest : public ::testing::Test {
   static bool Exists(const std::string& path) {
     struct stat st {};
     return lstat(path.c_str(), &st) == 0;
+  }
+
+  struct StoredLayer {
+    Digest diff_id;
+    Descriptor blob;
+  };
+  // Stores the tar at `tar` compressed with `tool` ("gzip", "zstd", "bzip2", "xz" or "cat")
+  // as a blob; the diff_id comes from sha256sum.
+  StoredLayer StoreTar(const std::string& tar, const std::string& tool) {
+    std::string compressed = tar + "." + tool;
+    Sh((tool == "cat" ? tool : tool + " -c") + " < " + Q(tar) + " > " + Q(compressed));
+    auto info = blobs_->PutSmall(::slipway::testing::ReadFile(compressed));
+    EXPECT_TRUE(info.ok()) << info.status();
+    auto diff_id = Digest::FromHex(FirstWord(Sh("sha256sum " + Q(tar))));
+    EXPECT_TRUE(diff_id.ok()) << diff_id.status();
+    std::string media = tool == "zstd"   ? "application/vnd.oci.image.layer.v1.tar+zstd"
+                        : tool == "gzip" ? "application/vnd.oci.image.layer.v1.tar+gzip"
+                                         : "application/vnd.oci.image.layer.v1.tar";
+    return StoredLayer{*diff_id, Descriptor{media, info->digest, info->size, {}}};
+  }
+  // GNU tar of the contents of `src` (numeric owners, xattrs, no "./" prefix games).
+  std::string TarDir(const std::string& src, const std::string& name) {
+    std::string tar = dir_.Sub(name + ".tar");
+    Sh("tar --numeric-owner --xattrs --xattrs-include='*' -cf " + Q(tar) + " -C " + Q(src) +
+       " $(ls -A " + Q(src) + ")");
+    return tar;
   }
 
   ::slipway::testing::TempDir dir_;
