@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "server/build/layer/gzip_checked_source.h"
 #include "storage/status_macros.h"
 
 namespace slipway::build {
@@ -301,8 +302,9 @@ class Extractor {
 
 }  // namespace
 
-absl::StatusOr<SafeExtractResult> SafeExtract(ByteSource& source, const std::string& dest,
+absl::StatusOr<SafeExtractResult> SafeExtract(ByteSource& raw_source, const std::string& dest,
                                               const SafeExtractOptions& options) {
+  GzipCheckedSource source(raw_source, options.what, options.corrupt_code);
   SourceContext source_ctx{&source, absl::OkStatus()};
   SLIPWAY_ASSIGN_OR_RETURN(ReadPtr outer,
                            OpenDecompressed(source_ctx, options.what, options.corrupt_code));
@@ -346,7 +348,8 @@ absl::StatusOr<SafeExtractResult> SafeExtract(ByteSource& source, const std::str
   return SafeExtractResult{stream.hash.Finish(), stream.bytes};
 }
 
-absl::StatusOr<std::string> PeekDecompressed(ByteSource& source, size_t max) {
+absl::StatusOr<std::string> PeekDecompressed(ByteSource& raw_source, size_t max) {
+  GzipCheckedSource source(raw_source, "stream", absl::StatusCode::kInvalidArgument);
   SourceContext ctx{&source, absl::OkStatus()};
   SLIPWAY_ASSIGN_OR_RETURN(ReadPtr a,
                            OpenDecompressed(ctx, "stream", absl::StatusCode::kInvalidArgument));

@@ -34,8 +34,8 @@ struct SafeExtractResult {
   int64_t tar_bytes = 0;
 };
 
-// Extracts the tar in `source` — plain or compressed with gzip, bzip2, xz or zstd, detected by
-// content — into `dest`, an existing directory given as a symlink-free absolute path. Keeps
+// Extracts the tar in `source` — plain or compressed with gzip (ISA-L, CRC-checked), bzip2, xz
+// or zstd (libarchive's filters), detected by content — into `dest`, an existing directory given as a symlink-free absolute path. Keeps
 // owners (when root), modes, mtimes, xattrs, hard links, symlinks and device nodes. No entry is
 // written outside `dest`: names are checked (see SafeExtractOptions), no entry is written or
 // hard-linked through a symlink (INVALID_ARGUMENT naming the entry), and libarchive's own
