@@ -52,14 +52,14 @@ absl::StatusOr<absl::string_view> GzipCheckedSource::NextGzip() {
       SLIPWAY_ASSIGN_OR_RETURN(rest_, in_.Next());
       if (rest_.empty()) {
         absl::Status s = decompressor_->Finish();
-        if (!s.ok()) return absl::Status(corrupt_code_, absl::StrCat(what_, ": ", s.message()));
+        if (!s.ok()) return absl::Status(corrupt_code_, s.message());
         finished_ = true;
         break;
       }
     }
     size_t take = std::min(rest_.size(), kInflateStep);
     absl::Status s = decompressor_->Write(rest_.substr(0, take));
-    if (!s.ok()) return absl::Status(corrupt_code_, absl::StrCat(what_, ": ", s.message()));
+    if (!s.ok()) return absl::Status(corrupt_code_, s.message());  // names what_ already
     rest_.remove_prefix(take);
   }
   std::swap(out_, pending_);
