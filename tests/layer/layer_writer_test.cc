@@ -90,6 +90,7 @@ class LayerWriterTest : public LayerTest {
     v.push_back(Entry("dev", EntryType::kDirectory));
     v.push_back(Entry("dev/fifo", EntryType::kFifo, 0600));
     v.push_back(File("suid", "#!/bin/sh\n", 04755));
+    v.push_back(File("big", BigContent()));  // several copy chunks
     v.push_back(File(long_dir_ + "/file", "deep\n"));
     std::string d;
     for (const std::string& part : {std::string(100, 'd'), std::string(100, 'e'),
@@ -98,6 +99,12 @@ class LayerWriterTest : public LayerTest {
       v.push_back(Entry(d, EntryType::kDirectory));
     }
     return v;
+  }
+
+  static std::string BigContent() {
+    std::string s;
+    for (int i = 0; s.size() < (5u << 19); ++i) s += std::to_string(i) + ",";
+    return s;
   }
 
   int next_source_ = 0;
@@ -157,6 +164,7 @@ TEST_F(LayerWriterTest, GzipLayerExtractsWithGnuTarExactly) {
   EXPECT_EQ(major(sda.st_rdev), 8u);
   EXPECT_TRUE(S_ISFIFO(Lstat(out + "/dev/fifo").st_mode));
   EXPECT_EQ(Lstat(out + "/suid").st_mode & 07777, 04755u);
+  EXPECT_EQ(::slipway::testing::ReadFile(out + "/big"), BigContent());
   EXPECT_EQ(::slipway::testing::ReadFile(out + "/" + long_dir_ + "/file"), "deep\n");
 
   auto mapping = index_->FindByDiffId(layer->diff_id);
