@@ -91,6 +91,10 @@ class LayerWriterTest : public LayerTest {
     v.push_back(Entry("dev/fifo", EntryType::kFifo, 0600));
     v.push_back(File("suid", "#!/bin/sh\n", 04755));
     v.push_back(File("big", BigContent()));  // several copy chunks
+    LayerEntry big_ids = File("bigids", "ids past ustar's 7 octal digits\n");
+    big_ids.uid = 3000000;
+    big_ids.gid = 4000000;
+    v.push_back(big_ids);
     v.push_back(File(long_dir_ + "/file", "deep\n"));
     std::string d;
     for (const std::string& part : {std::string(100, 'd'), std::string(100, 'e'),
@@ -165,6 +169,8 @@ TEST_F(LayerWriterTest, GzipLayerExtractsWithGnuTarExactly) {
   EXPECT_TRUE(S_ISFIFO(Lstat(out + "/dev/fifo").st_mode));
   EXPECT_EQ(Lstat(out + "/suid").st_mode & 07777, 04755u);
   EXPECT_EQ(::slipway::testing::ReadFile(out + "/big"), BigContent());
+  EXPECT_EQ(Lstat(out + "/bigids").st_uid, 3000000u);
+  EXPECT_EQ(Lstat(out + "/bigids").st_gid, 4000000u);
   EXPECT_EQ(::slipway::testing::ReadFile(out + "/" + long_dir_ + "/file"), "deep\n");
 
   auto mapping = index_->FindByDiffId(layer->diff_id);

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +18,35 @@ namespace {
 
 using ::slipway::testing::ReadFile;
 using ::slipway::testing::WriteFile;
+
+// Counts how often blobs are opened: each unpack reads its blob exactly once.
+class CountingBlobStore : public BlobStore {
+ public:
+  explicit CountingBlobStore(BlobStore& inner) : inner_(inner) {}
+  absl::StatusOr<int64_t> Stat(const Digest& d) const override { return inner_.Stat(d); }
+  std::vector<Digest> FindMissing(const std::vector<Digest>& d) const override {
+    return inner_.FindMissing(d);
+  }
+  absl::StatusOr<std::unique_ptr<BlobWriter>> NewWriter(const BlobWriterOptions& o) override {
+    return inner_.NewWriter(o);
+  }
+  absl::StatusOr<std::unique_ptr<BlobReader>> NewReader(const Digest& d,
+                                                        bool verify) const override {
+    ++readers;
+    return inner_.NewReader(d, verify);
+  }
+  absl::Status Delete(const Digest& d) override { return inner_.Delete(d); }
+  absl::Status List(const std::function<void(const ListedBlob&)>& fn,
+                    const std::function<void(const std::string&)>& on_stray) const override {
+    return inner_.List(fn, on_stray);
+  }
+  std::string PathOf(const Digest& d) const override { return inner_.PathOf(d); }
+
+  mutable std::atomic<int> readers{0};
+
+ private:
+  BlobStore& inner_;
+};
 
 class UnpackedLayersTest : public LayerTest {
  protected:
@@ -223,16 +254,20 @@ TEST_F(UnpackedLayersTest, ConcurrentGetsUnpackOnce) {
   std::string src = dir_.Sub("src");
   for (int i = 0; i < 200; ++i) WriteFile(src + "/d/f" + std::to_string(i), std::string(5000, 'a' + i % 26));
   StoredLayer layer = StoreTar(TarDir(src, "many"), "zstd");
+  CountingBlobStore counting(*blobs_);
+  auto layers = UnpackedLayers::Create({dir_.Sub("layers")}, counting);
+  ASSERT_TRUE(layers.ok()) << layers.status();
   std::vector<absl::StatusOr<std::string>> results(8, absl::UnknownError("not run"));
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] { results[i] = layers_->Get(layer.diff_id, layer.blob); });
+    threads.emplace_back([&, i] { results[i] = (*layers)->Get(layer.diff_id, layer.blob); });
   }
   for (std::thread& t : threads) t.join();
   for (const auto& r : results) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(*r, *results[0]);
   }
+  EXPECT_EQ(counting.readers.load(), 1) << "unpacked more than once";
   EXPECT_EQ(LayersListing(), layer.diff_id.hex() + "\n");
   EXPECT_EQ(Sh("ls " + Q(*results[0] + "/d") + " | wc -l"), "200\n");
 }
