@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev zlib1g-dev libzstd-dev libisal-dev libdeflate-dev libarchive-dev
 )
 # Independent verifiers and peers used by tests and benchmarks.
-TEST_PACKAGES=(skopeo umoci buildah docker-registry apache2-utils pigz jq openssl busybox-static time curl)
+TEST_PACKAGES=(skopeo umoci buildah docker-registry apache2-utils pigz jq openssl busybox-static time curl bzip2 xz-utils zstd)
 
 missing=()
 for p in "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do
