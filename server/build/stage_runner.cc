@@ -305,7 +305,17 @@ class StageRunner {
                              SourcesFingerprint(copy, *source, identity));
     key_parts.push_back(fingerprint);
     key_parts.push_back(absl::StrCat("workdir=", config.WorkingDir()));
+    // COPY --link does not look at the filesystem below it, so its layer does not depend on
+    // the steps before it: its key leaves the parent out, and it hits even after they changed.
+    if (copy.link) key_parts[0] = "link";
     const std::string key = CacheKey(key_parts);
+    // The state after this step is named by what it produced (the parent state + the layer's
+    // diff_id), not by its inputs: a step that missed but produced the same layer lets the
+    // steps after it hit again.
+    const std::string parent_state = result_->cache_key;
+    auto state_after = [&parent_state](const Digest& diff_id) {
+      return CacheKey({parent_state, "layer", diff_id.ToString()});
+    };
 
     if (!run_.no_cache) {
       auto hit = run_.index->FindBuildCache(key);
@@ -316,7 +326,7 @@ class StageRunner {
           result_->fs->Append({hit->layer, hit->diff_id, nullptr});
           config.AddLayer(hit->diff_id);
           config.AddHistory(run_.created, command.text, /*empty_layer=*/false);
-          result_->cache_key = key;
+          result_->cache_key = state_after(hit->diff_id);
           *cached = true;
           *bytes = hit->layer.size;
           return absl::OkStatus();
@@ -355,7 +365,7 @@ class StageRunner {
     result_->fs->Append({layer.blob, layer.diff_id, std::move(by_path)});
     config.AddLayer(layer.diff_id);
     config.AddHistory(run_.created, command.text, /*empty_layer=*/false);
-    result_->cache_key = key;
+    result_->cache_key = state_after(layer.diff_id);
     *bytes = layer.blob.size;
     return absl::OkStatus();
   }
