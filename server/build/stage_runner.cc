@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "server/build/build_run.h"
 #include "server/build/copy_planner.h"
 #include "server/build/dockerfile/commands.h"
@@ -263,6 +265,7 @@ class StageRunner {
       }
       resolved.body = WorkdirCommand{path};
       SLIPWAY_RETURN_IF_ERROR(config.Apply(resolved));
+      pending_workdir_ = path;
     } else {
       SLIPWAY_RETURN_IF_ERROR(config.Apply(command));
     }
@@ -305,6 +308,7 @@ class StageRunner {
                              SourcesFingerprint(copy, *source, identity));
     key_parts.push_back(fingerprint);
     key_parts.push_back(absl::StrCat("workdir=", config.WorkingDir()));
+    key_parts.push_back(absl::StrCat("pending=", copy.link ? "" : pending_workdir_));
     // COPY --link does not look at the filesystem below it, so its layer does not depend on
     // the steps before it: its key leaves the parent out, and it hits even after they changed.
     if (copy.link) key_parts[0] = "link";
@@ -327,6 +331,7 @@ class StageRunner {
           config.AddLayer(hit->diff_id);
           config.AddHistory(run_.created, command.text, /*empty_layer=*/false);
           result_->cache_key = state_after(hit->diff_id);
+          if (!copy.link) pending_workdir_.clear();
           *cached = true;
           *bytes = hit->layer.size;
           return absl::OkStatus();
@@ -348,6 +353,10 @@ class StageRunner {
     plan.source_date_epoch = run_.layer_options.source_date_epoch;
     const std::string staging = absl::StrCat(run_.staging_dir, "/", index_, "-", command.line);
     SLIPWAY_ASSIGN_OR_RETURN(std::vector<LayerEntry> entries, PlanCopy(plan, staging));
+    if (!copy.link) {
+      AddPendingWorkdir(*rootfs, &entries);
+      pending_workdir_.clear();
+    }
 
     auto by_path = std::make_shared<std::map<std::string, LayerEntry>>();
     for (const LayerEntry& e : entries) (*by_path)[e.path] = e;
@@ -370,8 +379,32 @@ class StageRunner {
     return absl::OkStatus();
   }
 
+  // WORKDIR creates its directory (as Docker and buildah do) when it does not exist yet. There
+  // is no layer for WORKDIR itself (history says empty_layer), so the directory travels in the
+  // next COPY/ADD layer; parents too, 0755 root-owned.
+  void AddPendingWorkdir(const SourceTree& rootfs, std::vector<LayerEntry>* entries) const {
+    if (pending_workdir_.empty()) return;
+    std::set<std::string> present;
+    for (const LayerEntry& e : *entries) present.insert(e.path);
+    std::string path;
+    for (absl::string_view part : absl::StrSplit(pending_workdir_, '/', absl::SkipEmpty())) {
+      if (part == "." || part == "..") return;  // not worth resolving: leave it to the runtime
+      path = path.empty() ? std::string(part) : absl::StrCat(path, "/", part);
+      if (present.count(path) > 0 || rootfs.Stat(path, /*follow=*/true).ok()) continue;
+      LayerEntry dir;
+      dir.path = path;
+      dir.type = EntryType::kDirectory;
+      dir.mode = 0755;
+      dir.mtime_unix_nanos = run_.layer_options.source_date_epoch.value_or(
+                                 absl::ToUnixSeconds(absl::Now())) * 1'000'000'000;
+      entries->push_back(dir);
+      present.insert(path);
+    }
+  }
+
   BuildRun& run_;
   int index_;
+  std::string pending_workdir_;
   const StageDefinition& def_;
   StepReporter report_;
   StageResult* result_ = nullptr;
