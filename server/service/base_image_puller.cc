@@ -64,7 +64,7 @@ build::BaseImagePuller MakeBaseImagePuller(BlobStore& store, ImageIndex& index,
     pull::PullOptions pull_options;
     pull_options.platform = platform;
     // Kept under its name, as `docker pull` would: the next build finds it in the store.
-    pull_options.tag = ref;
+    if (ref.find('@') == std::string::npos) pull_options.tag = ref;
     return puller.Pull(*parsed, pull_options);
   };
 }
