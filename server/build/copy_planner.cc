@@ -398,8 +398,9 @@ absl::Status Planner::CopyDirectory(const SourceTree& tree, const std::string& d
         entry.source_path.clear();
         LayerEntry fallback = file;
         fallback.path = entry.path;
-        link_fallbacks_[entry.path] = LinkFallback{std::move(fallback)};
-        SLIPWAY_RETURN_IF_ERROR(Put(std::move(entry)));
+        SLIPWAY_RETURN_IF_ERROR(Put(std::move(entry)));  // (drops any older fallback here)
+        std::string link_path = fallback.path;
+        link_fallbacks_[link_path] = LinkFallback{std::move(fallback)};
         continue;
       }
       // The group's first file was excluded: this member carries the content instead.
@@ -514,14 +515,13 @@ absl::Status Planner::Put(LayerEntry entry) {
 
 absl::Status Planner::AddParents() {
   std::set<std::string> needed;
-  for (const std::string& dir : required_dirs_) {
-    if (!dir.empty()) needed.insert(dir);
-  }
-  for (const auto& [path, entry] : out_) {
-    for (std::string dir = ParentPath(path); !dir.empty(); dir = ParentPath(dir)) {
+  auto need_with_parents = [&needed](std::string dir) {
+    for (; !dir.empty(); dir = ParentPath(dir)) {
       if (!needed.insert(dir).second) break;  // its parents are in already
     }
-  }
+  };
+  for (const std::string& dir : required_dirs_) need_with_parents(dir);
+  for (const auto& [path, entry] : out_) need_with_parents(ParentPath(path));
   for (const std::string& dir : needed) {
     auto it = out_.find(dir);
     if (it != out_.end()) {
