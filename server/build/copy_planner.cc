@@ -45,6 +45,8 @@ namespace slipway::build {
 namespace {
 
 using copy_internal::CleanPath;
+using copy_internal::CollectSources;
+using copy_internal::Source;
 using copy_internal::HasWildcard;
 using copy_internal::ResolveInTree;
 
@@ -80,12 +82,6 @@ absl::string_view TypeName(EntryType type) {
   return "entry";
 }
 
-struct Source {
-  enum Kind { kTree, kHeredoc, kUrl } kind = kTree;
-  std::string written;     // as the Dockerfile wrote it
-  std::string tree_path;   // kTree: the (matched) path, cleaned; its name names the copy
-  const Heredoc* heredoc = nullptr;
-};
 
 // A hard link whose group file may still be overwritten by a later source: if that happens the
 // link becomes a plain copy of `file`.
@@ -102,7 +98,6 @@ class Planner {
   absl::StatusOr<std::vector<LayerEntry>> Run();
 
  private:
-  absl::StatusOr<std::vector<Source>> CollectSources();
   absl::Status ResolveDestination(size_t source_count);
   absl::Status CopyTreeSource(const Source& source, int index);
   absl::Status CopyDirectory(const SourceTree& tree, const std::string& dir,
@@ -153,7 +148,7 @@ absl::StatusOr<std::vector<LayerEntry>> Planner::Run() {
     }
     SLIPWAY_ASSIGN_OR_RETURN(exclude_, deps_.make_exclude_filter(cmd_.excludes));
   }
-  SLIPWAY_ASSIGN_OR_RETURN(std::vector<Source> sources, CollectSources());
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<Source> sources, CollectSources(cmd_, req_.source));
   SLIPWAY_RETURN_IF_ERROR(ResolveDestination(sources.size()));
 
   for (size_t i = 0; i < sources.size(); ++i) {
@@ -189,80 +184,6 @@ absl::StatusOr<std::vector<LayerEntry>> Planner::Run() {
     entries.push_back(std::move(entry));
   }
   return entries;
-}
-
-absl::StatusOr<std::vector<Source>> Planner::CollectSources() {
-  std::vector<Source> sources;
-  std::set<const Heredoc*> used_heredocs;
-  std::vector<std::string> unmatched;
-  for (const std::string& written : cmd_.sources) {
-    if (absl::StartsWith(written, "<<")) {
-      // "<<EOF", "<<-EOF", "<<'EOF'", "<<\"EOF\"": the heredoc whose body the parser attached.
-      absl::string_view name(written);
-      name.remove_prefix(2);
-      absl::ConsumePrefix(&name, "-");  // <<- only strips tabs from the body
-      if (name.size() >= 2 && (name.front() == '"' || name.front() == '\'') &&
-          name.back() == name.front()) {
-        name = name.substr(1, name.size() - 2);
-      }
-      const Heredoc* found = nullptr;
-      for (const Heredoc& heredoc : cmd_.heredocs) {
-        if (heredoc.name == name && !used_heredocs.count(&heredoc)) {
-          found = &heredoc;
-          break;
-        }
-      }
-      if (found == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(Keyword(), " ", written, ": heredoc has no body"));
-      }
-      used_heredocs.insert(found);
-      sources.push_back(Source{Source::kHeredoc, written, "", found});
-      continue;
-    }
-    if (cmd_.is_add && IsHttpUrl(written)) {
-      sources.push_back(Source{Source::kUrl, written, "", nullptr});
-      continue;
-    }
-    if (req_.source == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(Keyword(), " ", written, ": no source tree to copy from"));
-    }
-    // Sources are relative to the tree's root whatever they start with.
-    std::string cleaned = CleanPath(written);
-    if (!HasWildcard(cleaned)) {
-      sources.push_back(Source{Source::kTree, written, cleaned, nullptr});
-      continue;
-    }
-    SLIPWAY_ASSIGN_OR_RETURN(std::vector<std::string> matches, req_.source->Glob(cleaned));
-    if (matches.empty()) unmatched.push_back(absl::StrCat("\"", written, "\""));
-    for (std::string& match : matches) {
-      sources.push_back(Source{Source::kTree, written, CleanPath(match), nullptr});
-    }
-  }
-  // Heredocs the sources did not name (a parser that keeps them out of `sources`).
-  for (const Heredoc& heredoc : cmd_.heredocs) {
-    if (!used_heredocs.count(&heredoc)) {
-      sources.push_back(Source{Source::kHeredoc, "<<" + heredoc.name, "", &heredoc});
-    }
-  }
-  if (sources.empty()) {
-    std::string detail;
-    if (!unmatched.empty()) {
-      detail = absl::StrCat(": no file matches ", absl::StrJoin(unmatched, ", "));
-    }
-    return absl::NotFoundError(
-        absl::StrCat(Keyword(), " failed: no source files were specified", detail));
-  }
-  if (!cmd_.checksum.empty()) {
-    for (const Source& source : sources) {
-      if (source.kind != Source::kUrl) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            Keyword(), " --checksum: only URL sources can be verified, not ", source.written));
-      }
-    }
-  }
-  return sources;
 }
 
 absl::Status Planner::ResolveDestination(size_t source_count) {

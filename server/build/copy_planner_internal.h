@@ -65,6 +65,23 @@ absl::StatusOr<std::string> ResolveInTree(const SourceTree& tree, absl::string_v
 // Whether a source names a pattern (unescaped '*', '?' or '[').
 bool HasWildcard(absl::string_view pattern);
 
+// One thing a COPY/ADD copies, in command order.
+struct Source {
+  enum Kind { kTree, kHeredoc, kUrl } kind = kTree;
+  std::string written;    // as the Dockerfile wrote it
+  std::string tree_path;  // kTree: the (matched) path, cleaned; its name names the copy
+  const Heredoc* heredoc = nullptr;  // kHeredoc: points into the command
+};
+
+// The command's sources: "<<NAME" markers (and heredocs the sources do not list, appended),
+// ADD http(s) URLs, and tree paths with wildcards expanded by `tree->Glob` (a pattern matching
+// nothing contributes nothing). NOT_FOUND "<COPY|ADD> failed: no source files were specified"
+// (naming unmatched patterns) when nothing remains; INVALID_ARGUMENT for a heredoc marker
+// without a body or --checksum with a non-URL source; FAILED_PRECONDITION when a tree path is
+// given without a tree.
+absl::StatusOr<std::vector<Source>> CollectSources(const CopyCommand& cmd,
+                                                   const SourceTree* tree);
+
 }  // namespace copy_internal
 
 }  // namespace slipway::build

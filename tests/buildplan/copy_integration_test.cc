@@ -157,7 +157,11 @@ TEST_F(CopyIntegrationTest, AddUnpacksAGzippedTar) {
   cmd.is_add = true;
   auto entries = Plan(cmd);
   ASSERT_TRUE(entries.ok()) << entries.status();
-  EXPECT_EQ(ByPath(*entries)["opt/pkg/share/doc"].type, EntryType::kFile);
+  auto by = ByPath(*entries);
+  ASSERT_EQ(by.count("opt/pkg/share/doc"), 1u) << ::testing::PrintToString(Shape(*entries));
+  EXPECT_EQ(by["opt/pkg/share/doc"].type, EntryType::kFile);
+  EXPECT_EQ(ReadFile(by["opt/pkg/share/doc"].source_path), "doc\n");
+  EXPECT_EQ(by.count("pkg.tar.gz"), 0u);
 }
 
 TEST_F(CopyIntegrationTest, ArchivesAreDetectedByContentNotName) {
