@@ -12,6 +12,16 @@
 //    files and directories alike, BuildKit applies it to both; symlinks keep theirs);
 //  * parent directories that already exist in the stage are written with their existing
 //    metadata so applying the layer changes nothing about them.
+// Choices where Docker's builders disagree (the buildah differential tests arbitrate):
+//  * several sources, or a wildcard matching several, make the destination a directory even
+//    without a trailing "/" (the classic builder errors, BuildKit renames each match onto it);
+//  * a wildcard matching nothing is skipped; NOT_FOUND only when no source at all remains
+//    (classic builder and buildah; BuildKit accepts an empty COPY);
+//  * ownership: --chown for everything the step writes; else 0:0 for build-context files and
+//    created directories, kept for --from files and for entries unpacked from an ADD archive
+//    (--chmod is not applied to unpacked entries);
+//  * a file over a directory (or a directory over a non-directory) already in the stage is
+//    FAILED_PRECONDITION, as BuildKit's copier refuses it.
 
 #include <map>
 #include <memory>
@@ -31,8 +41,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/build/copy_planner_internal.h"
@@ -47,7 +55,6 @@ namespace {
 using copy_internal::CleanPath;
 using copy_internal::CollectSources;
 using copy_internal::Source;
-using copy_internal::HasWildcard;
 using copy_internal::ResolveInTree;
 
 std::string JoinPath(const std::string& a, const std::string& b) {
