@@ -11,6 +11,8 @@
 #include "gtest/gtest.h"
 #include "server/build/copy_planner.h"
 #include "server/build/layer/layer_entry.h"
+#include "server/build/layer/layer_writer.h"
+#include "storage/blob_store.h"
 #include "storage/digest.h"
 #include "tests/buildplan/memory_tree.h"
 #include "tests/buildplan/plan_helpers.h"
@@ -192,6 +194,40 @@ TEST_F(CopyIntegrationTest, AddUrlThroughTheProductionWiring) {
   auto entries = Plan(cmd);
   ASSERT_TRUE(entries.ok()) << entries.status();
   EXPECT_THAT(Shape(*entries), ElementsAre("dl:d", "dl/file.bin:f"));
+}
+
+// The planner's output is what WriteLayer accepts: unique relative paths, parents present, hard
+// links to files of the same layer, sizes matching the content files. GNU tar reads the result.
+TEST_F(CopyIntegrationTest, PlannedEntriesWriteALayerGnuTarReads) {
+  context_->Dir("tree", 0750, 501, 20)
+      .File("tree/f", "content\n", 0640, 501, 20)
+      .Hardlink("tree/g", "tree/f")
+      .Symlink("tree/l", "f");
+  CopyCommand cmd = Copy({"tree", "home.txt"}, "/app/deep/");
+  cmd.chown = "app";
+  CopyPlanRequest request;
+  request.command = &cmd;
+  request.source = context_.get();
+  request.rootfs = &rootfs_;
+  auto owner = build::ResolveChown(cmd.chown, &rootfs_);
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  request.owner = *owner;
+  auto entries = build::PlanCopy(request, staging_.path());
+  ASSERT_TRUE(entries.ok()) << entries.status();
+
+  TempDir store_dir;
+  auto store = FsBlobStore::Create({store_dir.path()});
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto layer = build::WriteLayer(*entries, {}, **store, nullptr);
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  CommandResult listed = RunCommand("tar -tvzf " +
+                                    ShellQuote((*store)->PathOf(layer->blob.digest)));
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, HasSubstr("drwx------ 1000/1000"));  // /app kept as it is
+  EXPECT_THAT(listed.output, HasSubstr("app/deep/g link to app/deep/f"));
+  EXPECT_THAT(listed.output, HasSubstr("app/deep/l -> f"));
+  EXPECT_THAT(listed.output, HasSubstr("-rw-r----- 1000/1001"));  // app:appgrp, mode kept
+  EXPECT_THAT(listed.output, HasSubstr("app/deep/home.txt"));
 }
 
 }  // namespace
