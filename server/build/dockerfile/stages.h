@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "server/build/dockerfile/instruction.h"
 #include "server/build/dockerfile/parser.h"
+#include "server/build/dockerfile/variable_expander.h"
 
 namespace slipway::build {
 
