@@ -93,11 +93,13 @@ bool CanHaveHeredocs(const Instruction& instruction, absl::string_view keyword) 
   return !instruction.json_form && (keyword == "RUN" || keyword == "COPY" || keyword == "ADD");
 }
 
-class Parser {
+// Parses single logical lines into Instructions (heredoc bodies are read by the caller).
+class LineParser {
  public:
-  Parser(absl::string_view file) : file_(file) {}
+  explicit LineParser(absl::string_view file) : file_(file) {}
 
-  // Parses one logical line into `out` (no heredoc bodies); `nested` for an ONBUILD trigger.
+  // Parses one logical line into `out`. Sets takes_heredocs() for RUN/COPY/ADD in shell form,
+  // and for an ONBUILD whose trigger is one.
   absl::Status ParseLine(absl::string_view text, int line, char escape, Instruction& out) {
     text = absl::StripAsciiWhitespace(text);
     size_t split = 0;
@@ -130,8 +132,12 @@ class Parser {
       out.flags.push_back(std::move(parsed));
     }
     out.raw_args = std::string(absl::StripAsciiWhitespace(rest));
-    return CheckArguments(out, escape);
+    SLIPWAY_RETURN_IF_ERROR(CheckArguments(out, escape));
+    if (out.keyword != "ONBUILD") takes_heredocs_ = CanHaveHeredocs(out, out.keyword);
+    return absl::OkStatus();
   }
+
+  bool takes_heredocs() const { return takes_heredocs_; }
 
  private:
   absl::Status Error(const Instruction& in, absl::string_view what) {
@@ -207,18 +213,15 @@ class Parser {
       if (trigger == "FROM" || trigger == "MAINTAINER") {
         return Error(in, absl::StrCat(trigger, " isn't allowed as an ONBUILD trigger"));
       }
+      // The trigger is checked like any instruction now rather than when a child builds.
       Instruction nested;
       SLIPWAY_RETURN_IF_ERROR(ParseLine(in.raw_args, in.line, escape, nested));
-      onbuild_trigger_heredocs_ = CanHaveHeredocs(nested, nested.keyword);
     }
     return absl::OkStatus();
   }
 
- public:
-  bool onbuild_trigger_heredocs_ = false;
-
- private:
   std::string file_;
+  bool takes_heredocs_ = false;
 };
 
 }  // namespace
@@ -260,7 +263,7 @@ absl::StatusOr<ParsedDockerfile> ParseDockerfile(absl::string_view text,
 
   bool seen_from = false;
   while (auto line = reader.Next(out.escape)) {
-    Parser parser(file_name);
+    LineParser parser(file_name);
     Instruction instruction;
     SLIPWAY_RETURN_IF_ERROR(
         parser.ParseLine(line->text, line->start_line, out.escape, instruction));
@@ -270,10 +273,7 @@ absl::StatusOr<ParsedDockerfile> ParseDockerfile(absl::string_view text,
                        absl::StrCat(instruction.keyword,
                                     " before the first FROM: only ARG may precede FROM"));
     }
-    const bool heredocs = instruction.keyword == "ONBUILD"
-                              ? parser.onbuild_trigger_heredocs_
-                              : CanHaveHeredocs(instruction, instruction.keyword);
-    if (heredocs && absl::StrContains(line->text, "<<")) {
+    if (parser.takes_heredocs() && absl::StrContains(line->text, "<<")) {
       for (const std::string& word : SplitRawWords(line->text, out.escape)) {
         std::optional<Heredoc> heredoc = ParseHeredocMarker(word, out.escape);
         if (!heredoc) continue;
