@@ -2,6 +2,7 @@
 #include "server/build/dockerfile/commands.h"
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -195,6 +196,41 @@ TEST(CommandsTest, OnbuildAndMaintainerAreNotExpanded) {
   EXPECT_EQ(Body<MaintainerCommand>("MAINTAINER $ME").name, "$ME");
 }
 
+TEST(CommandsTest, HeredocsInTextAndOnbuildTrigger) {
+  auto parsed = ParseDockerfile(
+      "FROM x\nRUN <<EOF\necho $A\nEOF\nONBUILD COPY <<F /f\nbody\nF\n", "Dockerfile");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  auto run = ToCommand(parsed->instructions[1], "Dockerfile", Vars({}), '\\');
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->text, "RUN <<EOF\necho $A\nEOF") << "RUN heredocs stay for the shell";
+  EXPECT_EQ(std::get<RunCommand>(run->body).heredocs.at(0).content, "echo $A\n");
+  auto onbuild = ToCommand(parsed->instructions[2], "Dockerfile", Vars({}), '\\');
+  ASSERT_TRUE(onbuild.ok()) << onbuild.status();
+  const std::string trigger = std::get<OnbuildCommand>(onbuild->body).instruction;
+  EXPECT_EQ(trigger, "COPY <<F /f\nbody\nF");
+  // The trigger text parses again, heredoc included, when a child image builds.
+  auto again = ParseDockerfile("FROM x\n" + trigger + "\n", "Dockerfile");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->instructions[1].heredocs.at(0).content, "body\n");
+}
+
+TEST(CommandsTest, BacktickEscapeInValues) {
+  auto parsed = ParseDockerfile("# escape=`\nFROM x\nENV A=`$B C=c:\\dir\n", "Dockerfile");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  auto command = ToCommand(parsed->instructions[1], "Dockerfile", Vars({{"B", "b"}}), '`');
+  ASSERT_TRUE(command.ok()) << command.status();
+  EXPECT_THAT(std::get<EnvCommand>(command->body).vars,
+              ElementsAre(Pair("A", "$B"), Pair("C", "c:\\dir")));
+}
+
+TEST(CommandsTest, FromIsNotACommand) {
+  auto parsed = ParseDockerfile("FROM x\n", "Dockerfile");
+  ASSERT_TRUE(parsed.ok());
+  auto command = ToCommand(parsed->instructions[0], "Dockerfile", Vars({}), '\\');
+  ASSERT_FALSE(command.ok());
+  EXPECT_THAT(std::string(command.status().message()), StartsWith("Dockerfile:1: "));
+}
+
 TEST(CommandsTest, CanonicalTextForCacheKeys) {
   auto command = Convert("copy  --from=$S   a   $B  /d", {{"S", "st"}, {"B", "b"}});
   ASSERT_TRUE(command.ok()) << command.status();
@@ -211,6 +247,8 @@ struct CommandErrorCase {
   const char* line;
   const char* detail;
 };
+
+void PrintTo(const CommandErrorCase& c, std::ostream* os) { *os << c.name; }
 
 class CommandErrorTest : public ::testing::TestWithParam<CommandErrorCase> {};
 

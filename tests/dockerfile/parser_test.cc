@@ -1,6 +1,7 @@
 // Parser behaviour, from the examples of Docker's Dockerfile reference.
 #include "server/build/dockerfile/parser.h"
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,8 @@ struct DirectiveCase {
   char escape;
   const char* syntax;
 };
+
+void PrintTo(const DirectiveCase& c, std::ostream* os) { *os << c.name; }
 
 class DirectiveTest : public ::testing::TestWithParam<DirectiveCase> {};
 
@@ -252,6 +255,8 @@ struct ErrorCase {
   const char* prefix;  // "<file>:<line>:"
   const char* detail;
 };
+
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
 
 class ParserErrorTest : public ::testing::TestWithParam<ErrorCase> {};
 

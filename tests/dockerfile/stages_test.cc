@@ -3,6 +3,7 @@
 #include "server/build/dockerfile/stages.h"
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -198,6 +199,8 @@ struct StageErrorCase {
   const char* prefix;
   const char* detail;
 };
+
+void PrintTo(const StageErrorCase& c, std::ostream* os) { *os << c.name; }
 
 class StageErrorTest : public ::testing::TestWithParam<StageErrorCase> {};
 

@@ -2,6 +2,7 @@
 #include "server/build/dockerfile/variable_expander.h"
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ struct WordCase {
   const char* want;
   char escape = '\\';
 };
+
+void PrintTo(const WordCase& c, std::ostream* os) { *os << c.name; }
 
 class ExpandWordTest : public ::testing::TestWithParam<WordCase> {};
 

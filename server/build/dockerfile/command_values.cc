@@ -26,6 +26,7 @@ bool ParsePortNumber(absl::string_view text, int& port) {
 }  // namespace
 
 absl::StatusOr<int64_t> ParseGoDuration(absl::string_view text) {
+  // Integer arithmetic like Go's time.ParseDuration, so "0.3s" is exactly 300ms.
   absl::string_view s = text;
   bool negative = false;
   if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
@@ -34,37 +35,49 @@ absl::StatusOr<int64_t> ParseGoDuration(absl::string_view text) {
   }
   if (s == "0") return 0;
   if (s.empty()) return Invalid("invalid duration", text);
-  long double total = 0;
+  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  uint64_t total = 0;
   while (!s.empty()) {
+    uint64_t whole = 0, fraction = 0, scale = 1;
     size_t i = 0;
-    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-    absl::string_view number = s.substr(0, i);
-    if (number.empty() || number == "." || number.find('.') != number.rfind('.')) {
-      return Invalid("invalid duration", text);
+    bool digits = false;
+    for (; i < s.size() && is_digit(s[i]); ++i, digits = true) {
+      if (whole > (kMax - 9) / 10) return Invalid("duration out of range", text);
+      whole = whole * 10 + static_cast<uint64_t>(s[i] - '0');
     }
-    double value = 0;
-    if (!absl::SimpleAtod(number, &value)) return Invalid("invalid duration", text);
+    if (i < s.size() && s[i] == '.') {
+      for (++i; i < s.size() && is_digit(s[i]); ++i, digits = true) {
+        if (scale > kMax / 100) continue;  // beyond nanosecond precision: ignored, as Go does
+        fraction = fraction * 10 + static_cast<uint64_t>(s[i] - '0');
+        scale *= 10;
+      }
+    }
+    if (!digits) return Invalid("invalid duration", text);
     s.remove_prefix(i);
     size_t u = 0;
-    while (u < s.size() && !std::isdigit(static_cast<unsigned char>(s[u])) && s[u] != '.') ++u;
+    while (u < s.size() && !is_digit(s[u]) && s[u] != '.') ++u;
     absl::string_view unit = s.substr(0, u);
     s.remove_prefix(u);
-    long double scale;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") scale = 1e3;
-    else if (unit == "ms") scale = 1e6;
-    else if (unit == "s") scale = 1e9;
-    else if (unit == "m") scale = 60e9;
-    else if (unit == "h") scale = 3600e9;
+    uint64_t ns_per_unit;
+    if (unit == "ns") ns_per_unit = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") ns_per_unit = 1000;
+    else if (unit == "ms") ns_per_unit = 1000000;
+    else if (unit == "s") ns_per_unit = 1000000000;
+    else if (unit == "m") ns_per_unit = 60ULL * 1000000000;
+    else if (unit == "h") ns_per_unit = 3600ULL * 1000000000;
     else if (unit.empty()) return Invalid("missing unit in duration", text);
     else return Invalid(absl::StrCat("unknown unit \"", unit, "\" in duration"), text);
-    total += value * scale;
-    if (total > static_cast<long double>(std::numeric_limits<int64_t>::max())) {
-      return Invalid("duration out of range", text);
+    if (whole > kMax / ns_per_unit) return Invalid("duration out of range", text);
+    uint64_t value = whole * ns_per_unit;
+    if (fraction > 0) {
+      value += static_cast<uint64_t>(static_cast<double>(fraction) *
+                                     (static_cast<double>(ns_per_unit) / static_cast<double>(scale)));
     }
+    if (value > kMax - total) return Invalid("duration out of range", text);
+    total += value;
   }
-  int64_t ns = static_cast<int64_t>(total);
-  return negative ? -ns : ns;
+  return negative ? -static_cast<int64_t>(total) : static_cast<int64_t>(total);
 }
 
 absl::StatusOr<std::vector<std::string>> NormalizeExposePort(absl::string_view text) {

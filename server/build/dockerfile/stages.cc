@@ -110,6 +110,9 @@ absl::StatusOr<StagePlan> PlanStages(const ParsedDockerfile& dockerfile,
     }
     for (const InstructionFlag& flag : in.flags) {
       if (flag.name != "platform") continue;
+      if (!flag.has_value || flag.value.empty()) {
+        return LineError(file, in.line, "FROM --platform requires a value");
+      }
       auto value = ExpandWord(flag.value, global_lookup, options);
       if (!value.ok()) {
         return LineError(file, in.line, absl::StrCat("FROM --platform: ", value.status().message()));
