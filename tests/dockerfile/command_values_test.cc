@@ -32,10 +32,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(DurationCase{"0", 0}, DurationCase{"30s", 30'000'000'000},
                       DurationCase{"1m30s", 90'000'000'000}, DurationCase{"300ms", 300'000'000},
                       DurationCase{"0.3s", 300'000'000}, DurationCase{".5s", 500'000'000},
-                      DurationCase{"1.5h", 5'400'000'000'000}, DurationCase{"2h45m", 9'900'000'000'000},
-                      DurationCase{"10us", 10'000}, DurationCase{"10\xC2\xB5s", 10'000},
-                      DurationCase{"7ns", 7}, DurationCase{"-2s", -2'000'000'000},
-                      DurationCase{"+1s", 1'000'000'000}));
+                      DurationCase{"1.5h", 5'400'000'000'000},
+                      DurationCase{"2h45m", 9'900'000'000'000}, DurationCase{"10us", 10'000},
+                      DurationCase{"10\xC2\xB5s", 10'000}, DurationCase{"7ns", 7},
+                      DurationCase{"-2s", -2'000'000'000}, DurationCase{"+1s", 1'000'000'000}));
 
 TEST(DurationTest, Rejects) {
   for (const char* bad : {"", "5", "s", "1x", "1.2.3s", "-", "1s5", "99999999999999999999h"}) {

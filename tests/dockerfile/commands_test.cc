@@ -31,8 +31,7 @@ absl::StatusOr<Command> Convert(const std::string& line,
                                 std::map<std::string, std::string> vars = {}) {
   auto parsed = ParseDockerfile("FROM scratch\n" + line, "Dockerfile");
   if (!parsed.ok()) return parsed.status();
-  return ToCommand(parsed->instructions.at(1), "Dockerfile", Vars(std::move(vars)),
-                   parsed->escape);
+  return ToCommand(parsed->instructions.at(1), "Dockerfile", Vars(std::move(vars)), parsed->escape);
 }
 
 template <typename T>
@@ -45,8 +44,7 @@ T Body(const std::string& line, std::map<std::string, std::string> vars = {}) {
 }
 
 TEST(CommandsTest, EnvBothFormsAsInReference) {
-  auto env = Body<EnvCommand>(
-      "ENV MY_NAME=\"John Doe\" MY_DOG=Rex\\ The\\ Dog MY_CAT=fluffy");
+  auto env = Body<EnvCommand>("ENV MY_NAME=\"John Doe\" MY_DOG=Rex\\ The\\ Dog MY_CAT=fluffy");
   EXPECT_THAT(env.vars, ElementsAre(Pair("MY_NAME", "John Doe"), Pair("MY_DOG", "Rex The Dog"),
                                     Pair("MY_CAT", "fluffy")));
   auto legacy = Body<EnvCommand>("ENV ONE TWO= THREE=world");
@@ -80,17 +78,18 @@ TEST(CommandsTest, ArgDefaultsExpanded) {
 }
 
 TEST(CommandsTest, WorkdirUserStopsignalExpand) {
-  EXPECT_EQ(Body<WorkdirCommand>("WORKDIR $DIRPATH/$DIRNAME",
-                                 {{"DIRPATH", "/path"}, {"DIRNAME", "d"}}).path,
-            "/path/d");
+  EXPECT_EQ(
+      Body<WorkdirCommand>("WORKDIR $DIRPATH/$DIRNAME", {{"DIRPATH", "/path"}, {"DIRNAME", "d"}})
+          .path,
+      "/path/d");
   EXPECT_EQ(Body<UserCommand>("USER ${U:-app}:grp").user, "app:grp");
   EXPECT_EQ(Body<StopSignalCommand>("STOPSIGNAL $S", {{"S", "SIGKILL"}}).signal, "SIGKILL");
 }
 
 TEST(CommandsTest, ExposeNormalized) {
   auto expose = Body<ExposeCommand>("EXPOSE 80 53/UDP $P 8000-8002/tcp", {{"P", "443"}});
-  EXPECT_THAT(expose.ports, ElementsAre("80/tcp", "53/udp", "443/tcp", "8000/tcp", "8001/tcp",
-                                        "8002/tcp"));
+  EXPECT_THAT(expose.ports,
+              ElementsAre("80/tcp", "53/udp", "443/tcp", "8000/tcp", "8001/tcp", "8002/tcp"));
   EXPECT_FALSE(Convert("EXPOSE 80/xyz").ok());
   EXPECT_FALSE(Convert("EXPOSE 70000").ok());
   EXPECT_FALSE(Convert("EXPOSE abc").ok());
@@ -104,8 +103,8 @@ TEST(CommandsTest, VolumeJsonAndWords) {
 }
 
 TEST(CommandsTest, CopyShellAndJsonForms) {
-  auto copy = Body<CopyCommand>("COPY --chown=$U:g --chmod=644 hom* \"my file\" /mydir/",
-                                {{"U", "55"}});
+  auto copy =
+      Body<CopyCommand>("COPY --chown=$U:g --chmod=644 hom* \"my file\" /mydir/", {{"U", "55"}});
   EXPECT_THAT(copy.sources, ElementsAre("hom*", "my file"));
   EXPECT_EQ(copy.destination, "/mydir/");
   EXPECT_EQ(copy.chown, "55:g");
@@ -147,9 +146,9 @@ TEST(CommandsTest, CopyHeredocsAreInlineFiles) {
 }
 
 TEST(CommandsTest, RunKeepsShellFormUnexpandedAndExpandsMounts) {
-  auto command = Convert(
-      "RUN --mount=type=cache,target=$C --network=none --security=insecure echo $HOME",
-      {{"C", "/cache"}, {"HOME", "/root"}});
+  auto command =
+      Convert("RUN --mount=type=cache,target=$C --network=none --security=insecure echo $HOME",
+              {{"C", "/cache"}, {"HOME", "/root"}});
   ASSERT_TRUE(command.ok()) << command.status();
   const auto& run = std::get<RunCommand>(command->body);
   EXPECT_FALSE(run.json_form);
@@ -166,8 +165,7 @@ TEST(CommandsTest, CmdEntrypointShell) {
   auto cmd = Body<ExecFormCommand>("CMD echo \"This is a test.\" | wc -");
   EXPECT_FALSE(cmd.json_form);
   EXPECT_EQ(cmd.shell_command, "echo \"This is a test.\" | wc -");
-  EXPECT_THAT(Body<ExecFormCommand>("ENTRYPOINT [\"top\", \"-b\"]").argv,
-              ElementsAre("top", "-b"));
+  EXPECT_THAT(Body<ExecFormCommand>("ENTRYPOINT [\"top\", \"-b\"]").argv, ElementsAre("top", "-b"));
   EXPECT_THAT(Body<ExecFormCommand>("SHELL [\"powershell\", \"-command\"]").argv,
               ElementsAre("powershell", "-command"));
 }
@@ -191,14 +189,13 @@ TEST(CommandsTest, HealthcheckDurationsAndForms) {
 }
 
 TEST(CommandsTest, OnbuildAndMaintainerAreNotExpanded) {
-  EXPECT_EQ(Body<OnbuildCommand>("ONBUILD RUN echo $X", {{"X", "y"}}).instruction,
-            "RUN echo $X");
+  EXPECT_EQ(Body<OnbuildCommand>("ONBUILD RUN echo $X", {{"X", "y"}}).instruction, "RUN echo $X");
   EXPECT_EQ(Body<MaintainerCommand>("MAINTAINER $ME").name, "$ME");
 }
 
 TEST(CommandsTest, HeredocsInTextAndOnbuildTrigger) {
-  auto parsed = ParseDockerfile(
-      "FROM x\nRUN <<EOF\necho $A\nEOF\nONBUILD COPY <<F /f\nbody\nF\n", "Dockerfile");
+  auto parsed = ParseDockerfile("FROM x\nRUN <<EOF\necho $A\nEOF\nONBUILD COPY <<F /f\nbody\nF\n",
+                                "Dockerfile");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   auto run = ToCommand(parsed->instructions[1], "Dockerfile", Vars({}), '\\');
   ASSERT_TRUE(run.ok()) << run.status();

@@ -38,8 +38,8 @@ TEST(ParserTest, KeywordsAreCaseInsensitiveAndLinesCounted) {
 
 TEST(ParserTest, EscapeDirectiveBacktickAsInReference) {
   // The reference's Windows example: with escape=` a trailing backslash is a plain character.
-  auto parsed = MustParse(
-      "# escape=`\n\nFROM microsoft/nanoserver\nCOPY testfile.txt c:\\\nRUN dir c:\\\n");
+  auto parsed =
+      MustParse("# escape=`\n\nFROM microsoft/nanoserver\nCOPY testfile.txt c:\\\nRUN dir c:\\\n");
   EXPECT_EQ(parsed.escape, '`');
   ASSERT_EQ(parsed.instructions.size(), 3u);
   EXPECT_EQ(parsed.instructions[1].raw_args, "testfile.txt c:\\");
@@ -82,8 +82,8 @@ INSTANTIATE_TEST_SUITE_P(
         DirectiveCase{"Spaces", "# escape = `\nFROM x\n", '`', ""},
         DirectiveCase{"Tab", "#\tescape= `\nFROM x\n", '`', ""},
         DirectiveCase{"MixedCase", "# EsCaPe=`\nFROM x\n", '`', ""},
-        DirectiveCase{"SyntaxThenEscape", "# syntax=docker/dockerfile:1\n# escape=`\nFROM x\n",
-                      '`', "docker/dockerfile:1"},
+        DirectiveCase{"SyntaxThenEscape", "# syntax=docker/dockerfile:1\n# escape=`\nFROM x\n", '`',
+                      "docker/dockerfile:1"},
         // A directive after a blank line, a comment or an instruction is only a comment.
         DirectiveCase{"AfterBlank", "\n# escape=`\nFROM x\n", '\\', ""},
         DirectiveCase{"AfterComment", "# about\n# escape=`\nFROM x\n", '\\', ""},
@@ -166,8 +166,8 @@ TEST(ParserTest, FlagsAreSplitFromArguments) {
 }
 
 TEST(ParserTest, HeredocRunAsInReference) {
-  auto parsed = MustParse(
-      "FROM debian\nRUN <<EOT bash\n  set -ex\n  apt-get update\nEOT\nRUN echo done\n");
+  auto parsed =
+      MustParse("FROM debian\nRUN <<EOT bash\n  set -ex\n  apt-get update\nEOT\nRUN echo done\n");
   ASSERT_EQ(parsed.instructions.size(), 3u);
   const auto& run = parsed.instructions[1];
   ASSERT_EQ(run.heredocs.size(), 1u);
@@ -281,32 +281,31 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"CopyOneArgument", "FROM x\nCOPY onlyone\n", "Dockerfile:2: ", "two arguments"},
         ErrorCase{"AddJsonOneArgument", "FROM x\nADD [\"a\"]\n", "Dockerfile:2: ", "two"},
         ErrorCase{"UnknownFlag", "FROM x\nCOPY --chmown=1 a b\n", "Dockerfile:2: ", "--chmown"},
-        ErrorCase{"FlagOfAnotherInstruction", "FROM x\nADD --from=a a b\n", "Dockerfile:2: ",
-                  "--from"},
-        ErrorCase{"RunUnknownFlag", "FROM x\nRUN --privileged true\n", "Dockerfile:2: ",
-                  "--privileged"},
-        ErrorCase{"OnbuildOnbuild", "FROM x\nONBUILD ONBUILD RUN true\n", "Dockerfile:2: ",
-                  "ONBUILD ONBUILD"},
+        ErrorCase{"FlagOfAnotherInstruction", "FROM x\nADD --from=a a b\n",
+                  "Dockerfile:2: ", "--from"},
+        ErrorCase{"RunUnknownFlag", "FROM x\nRUN --privileged true\n",
+                  "Dockerfile:2: ", "--privileged"},
+        ErrorCase{"OnbuildOnbuild", "FROM x\nONBUILD ONBUILD RUN true\n",
+                  "Dockerfile:2: ", "ONBUILD ONBUILD"},
         ErrorCase{"OnbuildFrom", "FROM x\nONBUILD FROM y\n", "Dockerfile:2: ", "FROM"},
-        ErrorCase{"OnbuildMaintainer", "FROM x\nonbuild maintainer me\n", "Dockerfile:2: ",
-                  "MAINTAINER"},
+        ErrorCase{"OnbuildMaintainer", "FROM x\nonbuild maintainer me\n",
+                  "Dockerfile:2: ", "MAINTAINER"},
         ErrorCase{"OnbuildUnknown", "FROM x\nONBUILD FOO bar\n", "Dockerfile:2: ", "FOO"},
         ErrorCase{"EmptyFile", "", "Dockerfile:1: ", "no instructions"},
         ErrorCase{"OnlyComments", "# hello\n\n# world\n", "Dockerfile:3: ", "no instructions"},
-        ErrorCase{"InstructionBeforeFrom", "ARG A\nRUN true\nFROM x\n", "Dockerfile:2: ",
-                  "before the first FROM"},
+        ErrorCase{"InstructionBeforeFrom", "ARG A\nRUN true\nFROM x\n",
+                  "Dockerfile:2: ", "before the first FROM"},
         ErrorCase{"MissingArguments", "FROM x\nWORKDIR\n", "Dockerfile:2: ", "WORKDIR requires"},
         ErrorCase{"FromTwoWords", "FROM a b\n", "Dockerfile:1: ", "one or three"},
         ErrorCase{"EnvWithoutValue", "FROM x\nENV ONLYNAME\n", "Dockerfile:2: ", "two arguments"},
         ErrorCase{"EnvMixedForms", "FROM x\nENV a=b c\n", "Dockerfile:2: ", "can't find ="},
-        ErrorCase{"BadEscapeDirective", "# escape=x\nFROM x\n", "Dockerfile:1: ",
-                  "invalid escape"},
-        ErrorCase{"RepeatedDirective", "# escape=`\n# escape=\\\nFROM x\n", "Dockerfile:2: ",
-                  "only one"},
-        ErrorCase{"HealthcheckUnknownType", "FROM x\nHEALTHCHECK RUN true\n", "Dockerfile:2: ",
-                  "try CMD"},
-        ErrorCase{"HealthcheckNoneArgs", "FROM x\nHEALTHCHECK NONE now\n", "Dockerfile:2: ",
-                  "NONE"},
+        ErrorCase{"BadEscapeDirective", "# escape=x\nFROM x\n", "Dockerfile:1: ", "invalid escape"},
+        ErrorCase{"RepeatedDirective", "# escape=`\n# escape=\\\nFROM x\n",
+                  "Dockerfile:2: ", "only one"},
+        ErrorCase{"HealthcheckUnknownType", "FROM x\nHEALTHCHECK RUN true\n",
+                  "Dockerfile:2: ", "try CMD"},
+        ErrorCase{"HealthcheckNoneArgs", "FROM x\nHEALTHCHECK NONE now\n",
+                  "Dockerfile:2: ", "NONE"},
         ErrorCase{"ErrorLineAfterContinuation", "FROM x\nRUN a \\\n  b\nBAD\n",
                   "Dockerfile:4: ", "BAD"}),
     [](const auto& info) { return std::string(info.param.name); });

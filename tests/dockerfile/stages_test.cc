@@ -174,8 +174,8 @@ TEST(StagesTest, InstructionsGroupedPerStage) {
 }
 
 TEST(StagesTest, UnusedBuildArgs) {
-  auto plan = Plan("ARG G\nFROM x\nFROM y\n",
-                   {{"G", "1"}, {"S", "2"}, {"NOPE", "3"}, {"HTTP_PROXY", "p"}});
+  auto plan =
+      Plan("ARG G\nFROM x\nFROM y\n", {{"G", "1"}, {"S", "2"}, {"NOPE", "3"}, {"HTTP_PROXY", "p"}});
   ASSERT_TRUE(plan.ok());
   StageScope a(*plan, {}), b(*plan, {});
   b.DeclareArg("S", std::nullopt);
@@ -187,10 +187,9 @@ TEST(StagesTest, UnusedBuildArgs) {
 TEST(StagesTest, GlobalArgsRecorded) {
   auto plan = Plan("ARG A=1 B\nARG C=${A}2\nFROM x\n", {{"B", "b"}});
   ASSERT_TRUE(plan.ok()) << plan.status();
-  EXPECT_THAT(plan->global_args,
-              ElementsAre(Pair("A", std::optional<std::string>("1")),
-                          Pair("B", std::optional<std::string>("b")),
-                          Pair("C", std::optional<std::string>("12"))));
+  EXPECT_THAT(plan->global_args, ElementsAre(Pair("A", std::optional<std::string>("1")),
+                                             Pair("B", std::optional<std::string>("b")),
+                                             Pair("C", std::optional<std::string>("12"))));
 }
 
 struct StageErrorCase {
@@ -215,15 +214,14 @@ TEST_P(StageErrorTest, NamesFileAndLine) {
 INSTANTIATE_TEST_SUITE_P(
     Errors, StageErrorTest,
     ::testing::Values(
-        StageErrorCase{"DuplicateName", "FROM a AS one\nFROM b AS ONE\n", "Dockerfile:2: ",
-                       "duplicate"},
-        StageErrorCase{"NameStartsWithDigit", "FROM a AS 1st\n", "Dockerfile:1: ",
-                       "invalid name"},
+        StageErrorCase{"DuplicateName", "FROM a AS one\nFROM b AS ONE\n",
+                       "Dockerfile:2: ", "duplicate"},
+        StageErrorCase{"NameStartsWithDigit", "FROM a AS 1st\n", "Dockerfile:1: ", "invalid name"},
         StageErrorCase{"NameWithSymbol", "FROM a AS b$c\n", "Dockerfile:1: ", "invalid name"},
         StageErrorCase{"BlankBase", "ARG IMG\nFROM $IMG\n", "Dockerfile:2: ", "blank"},
         StageErrorCase{"OnlyArgs", "ARG A\n\nARG B\n", "Dockerfile:3: ", "no FROM"},
-        StageErrorCase{"BadExpansionInFrom", "FROM ${IMG:?set_IMG}\n", "Dockerfile:1: ",
-                       "set_IMG"}),
+        StageErrorCase{"BadExpansionInFrom", "FROM ${IMG:?set_IMG}\n",
+                       "Dockerfile:1: ", "set_IMG"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -60,19 +60,28 @@ absl::StatusOr<int64_t> ParseGoDuration(absl::string_view text) {
     absl::string_view unit = s.substr(0, u);
     s.remove_prefix(u);
     uint64_t ns_per_unit;
-    if (unit == "ns") ns_per_unit = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") ns_per_unit = 1000;
-    else if (unit == "ms") ns_per_unit = 1000000;
-    else if (unit == "s") ns_per_unit = 1000000000;
-    else if (unit == "m") ns_per_unit = 60ULL * 1000000000;
-    else if (unit == "h") ns_per_unit = 3600ULL * 1000000000;
-    else if (unit.empty()) return Invalid("missing unit in duration", text);
-    else return Invalid(absl::StrCat("unknown unit \"", unit, "\" in duration"), text);
+    if (unit == "ns")
+      ns_per_unit = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
+      ns_per_unit = 1000;
+    else if (unit == "ms")
+      ns_per_unit = 1000000;
+    else if (unit == "s")
+      ns_per_unit = 1000000000;
+    else if (unit == "m")
+      ns_per_unit = 60ULL * 1000000000;
+    else if (unit == "h")
+      ns_per_unit = 3600ULL * 1000000000;
+    else if (unit.empty())
+      return Invalid("missing unit in duration", text);
+    else
+      return Invalid(absl::StrCat("unknown unit \"", unit, "\" in duration"), text);
     if (whole > kMax / ns_per_unit) return Invalid("duration out of range", text);
     uint64_t value = whole * ns_per_unit;
     if (fraction > 0) {
-      value += static_cast<uint64_t>(static_cast<double>(fraction) *
-                                     (static_cast<double>(ns_per_unit) / static_cast<double>(scale)));
+      value +=
+          static_cast<uint64_t>(static_cast<double>(fraction) *
+                                (static_cast<double>(ns_per_unit) / static_cast<double>(scale)));
     }
     if (value > kMax - total) return Invalid("duration out of range", text);
     total += value;

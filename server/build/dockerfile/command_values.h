@@ -23,8 +23,7 @@ absl::StatusOr<std::vector<std::string>> NormalizeExposePort(absl::string_view t
 absl::StatusOr<uint32_t> ParseOctalMode(absl::string_view text);
 
 // "true"/"false" for a boolean flag; a bare flag (no value) is true.
-absl::StatusOr<bool> ParseBoolFlag(absl::string_view name, bool has_value,
-                                   absl::string_view value);
+absl::StatusOr<bool> ParseBoolFlag(absl::string_view name, bool has_value, absl::string_view value);
 
 }  // namespace slipway::build::dockerfile_internal
 

@@ -374,7 +374,10 @@ class Converter {
       command.body = std::move(health);
       return absl::OkStatus();
     }
-    struct DurationFlag { const char* name; int64_t* out; };
+    struct DurationFlag {
+      const char* name;
+      int64_t* out;
+    };
     for (DurationFlag d : {DurationFlag{"interval", &health.interval_ns},
                            DurationFlag{"timeout", &health.timeout_ns},
                            DurationFlag{"start-period", &health.start_period_ns},
@@ -385,8 +388,8 @@ class Converter {
       if (!ns.ok()) return Located(ns.status());
       if (*ns < 0) return Error(absl::StrCat("HEALTHCHECK --", d.name, " cannot be negative"));
       if (*ns != 0 && *ns < 1'000'000) {
-        return Error(absl::StrCat("HEALTHCHECK --", d.name, " \"", text,
-                                  "\" cannot be less than 1ms"));
+        return Error(
+            absl::StrCat("HEALTHCHECK --", d.name, " \"", text, "\" cannot be less than 1ms"));
       }
       *d.out = *ns;
     }
@@ -403,8 +406,8 @@ class Converter {
       health.test = {"CMD"};
       health.test.insert(health.test.end(), in_.args.begin(), in_.args.end());
     } else {
-      std::string shell(absl::StripAsciiWhitespace(
-          absl::string_view(in_.raw_args).substr(words[0].size())));
+      std::string shell(
+          absl::StripAsciiWhitespace(absl::string_view(in_.raw_args).substr(words[0].size())));
       health.test = {"CMD-SHELL", shell};
     }
     args_text_ = in_.raw_args;

@@ -14,7 +14,7 @@
 namespace slipway::build::dockerfile_internal {
 
 struct LogicalLine {
-  std::string text;  // continuation escapes removed, comment/blank continuation lines dropped
+  std::string text;    // continuation escapes removed, comment/blank continuation lines dropped
   int start_line = 0;  // 1-based
   int end_line = 0;
 };
@@ -27,7 +27,10 @@ class LineReader {
   // The directives at the top (`# name=value`), consumed; stops at the first other line. Only
   // names in `known` are directives: an unknown one ends the directive block (a plain comment).
   // Returns name (lower-cased) / value pairs in order, with their line numbers.
-  struct Directive { std::string name, value; int line = 0; };
+  struct Directive {
+    std::string name, value;
+    int line = 0;
+  };
   std::vector<Directive> ReadDirectives(const std::vector<std::string>& known);
 
   // The next instruction line (skipping comments and blank lines), or nullopt at the end.
@@ -42,7 +45,7 @@ class LineReader {
 
  private:
   std::vector<absl::string_view> lines_;  // without '\n' / '\r'
-  size_t next_ = 0;                        // index of the next unread line
+  size_t next_ = 0;                       // index of the next unread line
 };
 
 }  // namespace slipway::build::dockerfile_internal

@@ -10,7 +10,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "server/build/dockerfile/line_reader.h"
 #include "server/build/dockerfile/words.h"
 #include "storage/status_macros.h"
@@ -167,8 +166,9 @@ class LineParser {
     } else if (k == "COPY" || k == "ADD") {
       size_t count = in.json_form ? in.args.size() : SplitRawWords(in.raw_args, escape).size();
       if (count < 2) {
-        return Error(in, absl::StrCat(k, " requires at least two arguments, but only one was "
-                                         "provided. Destination could not be determined"));
+        return Error(in, absl::StrCat(k,
+                                      " requires at least two arguments, but only one was "
+                                      "provided. Destination could not be determined"));
       }
     } else if (k == "ENV" || k == "LABEL") {
       std::vector<std::string> words = SplitRawWords(in.raw_args, escape);
@@ -197,8 +197,8 @@ class LineParser {
       } else if (type != "CMD") {
         return Error(in, absl::StrCat("unknown type \"", words[0], "\" in HEALTHCHECK (try CMD)"));
       } else {
-        std::string command(absl::StripAsciiWhitespace(
-            absl::string_view(in.raw_args).substr(words[0].size())));
+        std::string command(
+            absl::StripAsciiWhitespace(absl::string_view(in.raw_args).substr(words[0].size())));
         if (command.empty()) return Error(in, "HEALTHCHECK CMD requires a command");
         if (auto json = ParseJsonStringArray(command)) {
           in.json_form = true;
@@ -235,20 +235,18 @@ absl::StatusOr<ParsedDockerfile> ParseDockerfile(absl::string_view text,
   for (const auto& directive : reader.ReadDirectives({"escape", "syntax", "check"})) {
     if (directive.name == "escape") {
       if (seen_escape) {
-        return LineError(file_name, directive.line,
-                         "only one escape parser directive can be used");
+        return LineError(file_name, directive.line, "only one escape parser directive can be used");
       }
       seen_escape = true;
       if (directive.value != "\\" && directive.value != "`") {
-        return LineError(file_name, directive.line,
-                         absl::StrCat("invalid escape token '", directive.value,
-                                      "' does not match ` or \\"));
+        return LineError(
+            file_name, directive.line,
+            absl::StrCat("invalid escape token '", directive.value, "' does not match ` or \\"));
       }
       out.escape = directive.value[0];
     } else if (directive.name == "syntax") {
       if (seen_syntax) {
-        return LineError(file_name, directive.line,
-                         "only one syntax parser directive can be used");
+        return LineError(file_name, directive.line, "only one syntax parser directive can be used");
       }
       seen_syntax = true;
       out.syntax = directive.value;
@@ -256,8 +254,8 @@ absl::StatusOr<ParsedDockerfile> ParseDockerfile(absl::string_view text,
                                          ": syntax directive ignored (", directive.value,
                                          "): Slipway parses Dockerfiles itself"));
     } else {
-      out.notices.push_back(absl::StrCat(file_name, ":", directive.line, ": ", directive.name,
-                                         " directive ignored"));
+      out.notices.push_back(
+          absl::StrCat(file_name, ":", directive.line, ": ", directive.name, " directive ignored"));
     }
   }
 
@@ -269,9 +267,9 @@ absl::StatusOr<ParsedDockerfile> ParseDockerfile(absl::string_view text,
         parser.ParseLine(line->text, line->start_line, out.escape, instruction));
     if (instruction.keyword == "FROM") seen_from = true;
     if (!seen_from && instruction.keyword != "ARG") {
-      return LineError(file_name, line->start_line,
-                       absl::StrCat(instruction.keyword,
-                                    " before the first FROM: only ARG may precede FROM"));
+      return LineError(
+          file_name, line->start_line,
+          absl::StrCat(instruction.keyword, " before the first FROM: only ARG may precede FROM"));
     }
     if (parser.takes_heredocs() && absl::StrContains(line->text, "<<")) {
       for (const std::string& word : SplitRawWords(line->text, out.escape)) {
@@ -281,8 +279,7 @@ absl::StatusOr<ParsedDockerfile> ParseDockerfile(absl::string_view text,
         if (!body) {
           return LineError(file_name, line->start_line,
                            absl::StrCat("unterminated heredoc <<", heredoc->name,
-                                        " (the file ends before a line \"", heredoc->name,
-                                        "\")"));
+                                        " (the file ends before a line \"", heredoc->name, "\")"));
         }
         heredoc->content = std::move(*body);
         instruction.heredocs.push_back(std::move(*heredoc));
@@ -291,8 +288,7 @@ absl::StatusOr<ParsedDockerfile> ParseDockerfile(absl::string_view text,
     out.instructions.push_back(std::move(instruction));
   }
   if (out.instructions.empty()) {
-    return LineError(file_name, std::max(1, reader.last_line()),
-                     "file with no instructions");
+    return LineError(file_name, std::max(1, reader.last_line()), "file with no instructions");
   }
   return out;
 }

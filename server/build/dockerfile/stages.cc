@@ -37,18 +37,16 @@ std::optional<std::string> AutomaticArg(const PlatformArgs& p, absl::string_view
 
 // Build args Docker defines without an ARG (proxies): never reported as unused.
 bool IsPredefinedProxyArg(const std::string& name) {
-  static const char* const kNames[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
-                                       "https_proxy", "FTP_PROXY", "ftp_proxy",
-                                       "NO_PROXY",   "no_proxy",   "ALL_PROXY",
-                                       "all_proxy"};
+  static const char* const kNames[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+                                       "FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
+                                       "ALL_PROXY",  "all_proxy"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
 bool IsValidStageName(const std::string& name) {
   if (name.empty() || !(name[0] >= 'a' && name[0] <= 'z')) return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-              c == '.';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     if (!ok) return false;
   }
   return true;
@@ -90,9 +88,9 @@ absl::StatusOr<StagePlan> PlanStages(const ParsedDockerfile& dockerfile,
                                ToCommand(in, file, global_lookup, dockerfile.escape));
       for (const auto& arg : std::get<ArgCommand>(command.body).args) {
         auto given = build_args.find(arg.name);
-        plan.global_args[arg.name] =
-            given != build_args.end() ? std::optional<std::string>(given->second)
-                                      : arg.default_value;
+        plan.global_args[arg.name] = given != build_args.end()
+                                         ? std::optional<std::string>(given->second)
+                                         : arg.default_value;
       }
       continue;
     }
@@ -102,7 +100,8 @@ absl::StatusOr<StagePlan> PlanStages(const ParsedDockerfile& dockerfile,
     std::vector<std::string> words = dockerfile_internal::SplitWhitespace(in.raw_args);
     if (words.empty()) return LineError(file, in.line, "FROM requires an image");
     auto base = ExpandWord(words[0], global_lookup, options);
-    if (!base.ok()) return LineError(file, in.line, absl::StrCat("FROM: ", base.status().message()));
+    if (!base.ok())
+      return LineError(file, in.line, absl::StrCat("FROM: ", base.status().message()));
     stage.base = std::move(*base);
     if (stage.base.empty()) {
       return LineError(file, in.line,
@@ -115,7 +114,8 @@ absl::StatusOr<StagePlan> PlanStages(const ParsedDockerfile& dockerfile,
       }
       auto value = ExpandWord(flag.value, global_lookup, options);
       if (!value.ok()) {
-        return LineError(file, in.line, absl::StrCat("FROM --platform: ", value.status().message()));
+        return LineError(file, in.line,
+                         absl::StrCat("FROM --platform: ", value.status().message()));
       }
       stage.platform = std::move(*value);
     }
@@ -148,8 +148,7 @@ absl::StatusOr<StagePlan> PlanStages(const ParsedDockerfile& dockerfile,
   return plan;
 }
 
-StageScope::StageScope(const StagePlan& plan, std::vector<std::string> base_env)
-    : plan_(&plan) {
+StageScope::StageScope(const StagePlan& plan, std::vector<std::string> base_env) : plan_(&plan) {
   for (const std::string& entry : base_env) {
     size_t eq = entry.find('=');
     if (eq == 0) continue;  // "=x" names nothing
@@ -214,8 +213,8 @@ std::vector<std::string> StageScope::UnusedBuildArgs(
     const std::vector<const StageScope*>& all) const {
   std::vector<std::string> unused;
   for (const auto& [name, value] : plan_->build_args) {
-    bool declared = plan_->global_args.count(name) > 0 || args_.count(name) > 0 ||
-                    IsPredefinedProxyArg(name);
+    bool declared =
+        plan_->global_args.count(name) > 0 || args_.count(name) > 0 || IsPredefinedProxyArg(name);
     for (const StageScope* scope : all) {
       declared = declared || (scope != nullptr && scope->args_.count(name) > 0);
     }

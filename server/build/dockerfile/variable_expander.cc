@@ -118,8 +118,7 @@ class Lexer {
     size_t close = in_.find('\'', pos_ + 1);
     if (close == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "unexpected end of statement while looking for matching single-quote in \"", in_,
-          "\""));
+          "unexpected end of statement while looking for matching single-quote in \"", in_, "\""));
     }
     std::string out(in_.substr(pos_ + 1, close - pos_ - 1));
     pos_ = close + 1;
@@ -164,8 +163,8 @@ class Lexer {
       }
       return name;
     }
-    if (pos_ < in_.size() && absl::string_view("@*#?-$!").find(in_[pos_]) !=
-                                 absl::string_view::npos) {
+    if (pos_ < in_.size() &&
+        absl::string_view("@*#?-$!").find(in_[pos_]) != absl::string_view::npos) {
       return std::string(1, in_[pos_++]);
     }
     while (pos_ < in_.size() &&
@@ -206,8 +205,8 @@ class Lexer {
       c = in_[pos_++];
     }
     if (c != '-' && c != '+' && c != '?') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unsupported modifier (", std::string(1, c), ") in substitution \"", in_, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("unsupported modifier (", std::string(1, c),
+                                                     ") in substitution \"", in_, "\""));
     }
     // The word after the modifier is itself lexed (quotes, escapes, nested expansions).
     SLIPWAY_ASSIGN_OR_RETURN(Result word, ProcessUntil('}'));

@@ -58,7 +58,10 @@ std::string Unquote(absl::string_view word, char escape) {
   for (size_t i = 0; i < word.size(); ++i) {
     const char c = word[i];
     if (quote == '\'') {
-      if (c == '\'') quote = 0; else out.push_back(c);
+      if (c == '\'')
+        quote = 0;
+      else
+        out.push_back(c);
       continue;
     }
     if (c == escape && i + 1 < word.size()) {
