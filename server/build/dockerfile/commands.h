@@ -22,7 +22,8 @@ using KeyValues = std::vector<std::pair<std::string, std::string>>;  // in writt
 
 struct CopyCommand {  // COPY and ADD
   bool is_add = false;
-  std::vector<std::string> sources;  // context paths, stage paths, or (ADD) URLs; may glob
+  std::vector<std::string> sources;  // context paths, stage paths, or (ADD) URLs; may glob;
+                                     // heredoc markers are not in here (see heredocs)
   std::string destination;
   std::string from;                  // --from: stage name or index, or an image reference
   std::string chown;                 // --chown "user[:group]" (names or ids), empty = 0:0
@@ -42,7 +43,7 @@ struct RunCommand {
   std::vector<std::string> mounts;   // --mount values, expanded
   std::string network;               // --network
   std::string security;              // --security
-  std::vector<Heredoc> heredocs;
+  std::vector<Heredoc> heredocs;     // as parsed, unexpanded (the shell expands them)
 };
 
 struct EnvCommand { KeyValues vars; };          // ENV a=b c=d, legacy ENV a b c
@@ -64,12 +65,14 @@ struct ExecFormCommand {
 };
 struct StopSignalCommand { std::string signal; };
 struct HealthcheckCommand {
-  bool none = false;                     // HEALTHCHECK NONE
+  bool none = false;                     // HEALTHCHECK NONE (then test is {"NONE"})
   std::vector<std::string> test;         // ["CMD", ...] or ["CMD-SHELL", "..."]
   int64_t interval_ns = 0, timeout_ns = 0, start_period_ns = 0, start_interval_ns = 0;
   int retries = 0;
 };
-struct OnbuildCommand { std::string instruction; };  // the trigger text, e.g. "RUN make"
+// The trigger text, e.g. "RUN make"; a trigger's heredocs follow it ("\n<body><name>") so the
+// text parses again as a Dockerfile line.
+struct OnbuildCommand { std::string instruction; };
 struct MaintainerCommand { std::string name; };
 
 struct Command {
@@ -83,6 +86,10 @@ struct Command {
 };
 
 // Converts and expands one instruction of a stage (not FROM) with `vars` (the stage's scope).
+// Command::text: keyword, flags (final values) and arguments in one canonical spelling
+// (`copy  --from=$S a  b` -> "COPY --from=st a b"), then each heredoc as "\n<content><name>".
+// EXPOSE expands port ranges ("8000-8002" -> three ports); HEALTHCHECK durations are Go
+// durations, 0 when not given.
 // INVALID_ARGUMENT "<file>:<line>: ..." for a malformed instruction (bad flag for this
 // instruction, COPY with fewer than 2 arguments, bad --chmod, bad duration, ...).
 absl::StatusOr<Command> ToCommand(const Instruction& instruction, absl::string_view file_name,

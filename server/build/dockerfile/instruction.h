@@ -6,8 +6,9 @@
 
 namespace slipway::build {
 
-// One `--name=value` (or bare `--name`) flag of an instruction, exactly as written: flags are
-// expanded later, with the instruction (e.g. `COPY --from=${BASE}`).
+// One `--name=value` (or bare `--name`) flag of an instruction as Docker's flag splitter reads
+// it: quotes and escapes removed (`--chown="a b"` -> `a b`), variables not yet expanded: flags
+// are expanded later, with the instruction (e.g. `COPY --from=${BASE}`).
 struct InstructionFlag {
   std::string name;   // without the dashes: "from", "chown", "platform", "mount", ...
   std::string value;  // empty for a bare flag
@@ -27,7 +28,8 @@ struct Instruction {
   std::string keyword;  // upper case: "FROM", "COPY", "RUN", ...
   int line = 0;         // 1-based line where the instruction starts
   std::vector<InstructionFlag> flags;
-  // Exec/JSON form (`CMD ["a", "b"]`): `args` holds the decoded array.
+  // Exec/JSON form (`CMD ["a", "b"]`): `args` holds the decoded array. For HEALTHCHECK this is
+  // the form of the command after `CMD` (raw_args still starts with "CMD").
   bool json_form = false;
   std::vector<std::string> args;
   // The text after the keyword and flags, continuation lines joined (escape + newline removed,

@@ -65,11 +65,13 @@ class StageScope {
   std::optional<std::string> Lookup(absl::string_view name) const;
   VariableLookup Lookup() const;  // a callable over this scope (valid while *this lives)
 
-  // ARGs declared so far with a value, sorted by name (cache keys; RUN's environment).
+  // ARGs declared so far with a value, sorted by name (cache keys; RUN's environment). Docker's
+  // predefined proxy ARGs (HTTP_PROXY, ...) are only here once declared.
   std::vector<std::pair<std::string, std::string>> ArgsInScope() const;
   // The image config's Env, "K=V", in first-set order.
   std::vector<std::string> Env() const;
-  // Build args nobody declared anywhere (for the "unused build args" warning).
+  // Build args nobody declared anywhere (for the "unused build args" warning): not a global ARG
+  // and not declared in this scope or any of `all`; the predefined proxy ARGs never count.
   std::vector<std::string> UnusedBuildArgs(const std::vector<const StageScope*>& all) const;
 
  private:

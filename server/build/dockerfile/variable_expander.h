@@ -19,6 +19,9 @@ struct ExpandOptions {
   char escape = '\\';
   // Names looked up during the expansion are added here (cache keys use them).
   std::set<std::string>* used = nullptr;
+  // Heredoc bodies (an unquoted delimiter): only `$` expansions happen; quotes stay as written
+  // and the escape character only protects a following `$` (which it then replaces).
+  bool keep_quotes = false;
 };
 
 // Expands one word with the semantics of Docker's shell lexer: `$a`, `${a}`, `${a:-w}`,
