@@ -11,7 +11,7 @@ namespace {
 BuildCacheEntry Entry(const std::string& key, const std::string& content) {
   BuildCacheEntry e;
   e.key = key;
-  e.layer = Descriptor{std::string(kOciLayerGzip), Sha256Of(content + ".gz"), 42, {}};
+  e.layer = Descriptor{std::string(media::kOciLayerGzip), Sha256Of(content + ".gz"), 42, {}};
   e.diff_id = Sha256Of(content);
   e.uncompressed_size = 100;
   return e;
@@ -39,7 +39,7 @@ TEST(BuildCacheIndexTest, PutFindSurvivesReopen) {
   auto found = index->FindBuildCache("k1");
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->layer.digest, Sha256Of("two.gz"));
-  EXPECT_EQ(found->layer.media_type, kOciLayerGzip);
+  EXPECT_EQ(found->layer.media_type, media::kOciLayerGzip);
   EXPECT_EQ(found->layer.size, 42);
   EXPECT_EQ(found->diff_id, Sha256Of("two"));
   EXPECT_EQ(found->uncompressed_size, 100);

@@ -288,6 +288,7 @@ TEST_F(ImageIndexTest, MigratesAnOlderFileForward) {
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE lease_blobs; DROP TABLE leases; DROP TABLE blob_usage;"
                             "DROP TABLE layer_compression; DROP TABLE blob_locations;"
+                            "DROP TABLE build_cache;"
                             "DELETE FROM schema_migrations WHERE version > 1;"
                             "PRAGMA user_version = 1;").ok());
   }
@@ -297,6 +298,7 @@ TEST_F(ImageIndexTest, MigratesAnOlderFileForward) {
   EXPECT_TRUE(index->CreateLease(10).ok());
   EXPECT_TRUE(index->TouchBlobs({Sha256Of("x")}, 5).ok());
   EXPECT_TRUE(index->RecordBlobLocation("r:1", "repo", Sha256Of("x")).ok());
+  EXPECT_EQ(index->FindBuildCache("k").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ImageIndexTest, RefusesAFileFromTheFuture) {
