@@ -32,9 +32,12 @@
 #include "server/common/listen_address.h"
 #include "server/common/logging.h"
 #include "server/common/metrics.h"
+#include "server/build/layer/unpacked_layers.h"
+#include "server/build/native_builder.h"
 #include "server/push/fan_out.h"
 #include "server/push/push_metrics.h"
 #include "server/registry/retry.h"
+#include "server/service/base_image_puller.h"
 #include "server/service/slipway_service.h"
 #include "storage/blob_store.h"
 #include "storage/fsck.h"
@@ -220,6 +223,21 @@ absl::Status App::Init(const Config& config) {
   push_metrics_ = std::make_unique<push::PushMetrics>(*registry_);
   push_engine_ = std::make_unique<push::PushEngine>(push::PushEngineOptions{}, *blobs_, *index_,
                                                     *clock_, push_metrics_.get());
+  // The native builder: layers unpacked once by diff_id under <data>/layers, per-build scratch
+  // space under <data>/build-tmp (emptied at startup: a crashed build leaves nothing behind).
+  {
+    const std::string staging = config_.data_dir + "/build-tmp";
+    std::error_code ec;
+    std::filesystem::remove_all(staging, ec);
+    SLIPWAY_RETURN_IF_ERROR(MakeDirs(staging));
+    SLIPWAY_ASSIGN_OR_RETURN(unpacked_layers_,
+                             build::UnpackedLayers::Create({config_.data_dir + "/layers"}, *blobs_));
+    build::NativeBuilderOptions builder_options;
+    builder_options.staging_root = staging;
+    builder_ = std::make_unique<build::NativeBuilder>(
+        builder_options, *blobs_, *index_, *unpacked_layers_,
+        MakeBaseImagePuller(*blobs_, *index_, *clock_, registry_auth_.get()));
+  }
   service_ = std::make_unique<SlipwayService>(service_options, *blobs_, *index_, *gc_, *metrics_,
                                               push_engine_.get());
   service_->RefreshStoreGauges();

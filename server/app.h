@@ -32,6 +32,10 @@ namespace push {
 class PushMetrics;
 class PushEngine;
 }  // namespace push
+namespace build {
+class UnpackedLayers;
+class NativeBuilder;
+}  // namespace build
 
 // Holds <data-dir>/LOCK with an exclusive flock for its lifetime, so two processes never share
 // a store. FAILED_PRECONDITION naming the directory when another process holds it.
@@ -84,6 +88,8 @@ class App {
   std::unique_ptr<push::PushMetrics> push_metrics_;
   std::unique_ptr<push::PushEngine> push_engine_;
   std::unique_ptr<registry::DockerConfig> registry_auth_;  // --registry-auth-file, if any
+  std::unique_ptr<build::UnpackedLayers> unpacked_layers_;
+  std::unique_ptr<build::NativeBuilder> builder_;
   std::unique_ptr<SlipwayService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> unix_sockets_;  // paths to remove at exit
