@@ -237,6 +237,7 @@ absl::Status App::Init(const Config& config) {
     builder_ = std::make_unique<build::NativeBuilder>(
         builder_options, *blobs_, *index_, *unpacked_layers_,
         MakeBaseImagePuller(*blobs_, *index_, *clock_, registry_auth_.get()));
+    service_options.builder = builder_.get();
   }
   service_ = std::make_unique<SlipwayService>(service_options, *blobs_, *index_, *gc_, *metrics_,
                                               push_engine_.get());
