@@ -27,6 +27,9 @@ int RunGc(Connection& conn, const std::vector<std::string>& args);
 int RunPush(Connection& conn, const std::vector<std::string>& args);
 int RunPushMany(Connection& conn, const std::vector<std::string>& args);
 
+// slipway build (build_command.cc). Errors are one line "slipway build: <cause>".
+int RunBuild(Connection& conn, const std::vector<std::string>& args);
+
 // Prints "slipway: <what>: <message>" and returns kExitUsage.
 int Usage(const std::string& message);
 

@@ -14,6 +14,9 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: slipway <command> [args]\n"
+    "  build [-f FILE] [-t TAG]... [--build-arg K[=V]]... [--target STAGE] [--no-cache]\n"
+    "        [--platform OS/ARCH[/VARIANT]] [--label K=V]... [--format oci|docker]\n"
+    "        [--source-date-epoch N] [--iidfile PATH] [--json] [--quiet] CONTEXT_DIR\n"
     "  import FILE|DIR [--tag T]... [--select TAG] [--ignore-archive-tags]\n"
     "  export REF -o FILE|- [--format docker|docker-legacy|oci]\n"
     "  images [--json]\n"
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
   }
   using Runner = int (*)(slipway::client::Connection&, const std::vector<std::string>&);
   Runner run = nullptr;
+  if (command == "build") run = slipway::client::RunBuild;
   if (command == "import") run = slipway::client::RunImport;
   if (command == "export") run = slipway::client::RunExport;
   if (command == "images") run = slipway::client::RunImages;

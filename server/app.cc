@@ -220,6 +220,8 @@ absl::Status App::Init(const Config& config) {
   push_metrics_ = std::make_unique<push::PushMetrics>(*registry_);
   push_engine_ = std::make_unique<push::PushEngine>(push::PushEngineOptions{}, *blobs_, *index_,
                                                     *clock_, push_metrics_.get());
+  // Build hook: service_options.builder = <the native builder> once it is wired here; until
+  // then Build answers UNIMPLEMENTED.
   service_ = std::make_unique<SlipwayService>(service_options, *blobs_, *index_, *gc_, *metrics_,
                                               push_engine_.get());
   service_->RefreshStoreGauges();

@@ -1,6 +1,7 @@
 #ifndef SLIPWAY_STORAGE_PATH_PATTERN_H_
 #define SLIPWAY_STORAGE_PATH_PATTERN_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,8 @@
 namespace slipway {
 
 // Go's path.Match on "/"-separated paths (Docker's COPY wildcards): '*' any run of non-'/'
-// characters, '?' one non-'/' character, '[...]' classes with ranges and '^'/'!' negation,
+// characters, '?' one non-'/' character, '[...]' classes with ranges and '^' negation (as in Go,
+// '!' is an ordinary member),
 // '\\' escapes. INVALID_ARGUMENT for a malformed pattern (unclosed '[', trailing '\\').
 absl::StatusOr<bool> PathMatch(absl::string_view pattern, absl::string_view path);
 
@@ -33,10 +35,11 @@ class IgnoreMatcher {
   bool empty() const { return patterns_.empty(); }
 
  private:
+  struct Compiled;
   struct Pattern {
     std::string text;      // cleaned, without '!'
     bool exception = false;
-    std::string regex;     // compiled form (implementation detail)
+    std::shared_ptr<const Compiled> compiled;  // token form (implementation detail)
   };
   std::vector<Pattern> patterns_;
 };

@@ -86,12 +86,7 @@ absl::StatusOr<ImageRecord> SlipwayService::ResolveRef(const std::string& ref) c
   return image;
 }
 
-grpc::Status SlipwayService::Build(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::BuildServerMessage, v1::BuildClientMessage>* stream) {
-  RpcScope scope("Build", context, metrics_, request_ids_, *log_);
-  return scope.Finish(NotYet("Build", "native builder", 4));
-}
+// Build lives in build_handler.cc.
 
 grpc::Status SlipwayService::Scan(grpc::ServerContext* context, const v1::ScanRequest* request,
                                   v1::ScanResponse* response) {

@@ -19,6 +19,9 @@ namespace slipway {
 namespace push {
 class PushEngine;
 }
+namespace build {
+class Builder;
+}
 
 struct SlipwayServiceOptions {
   int64_t gc_grace_seconds = 3600;  // used when a request asks for the server's default
@@ -26,6 +29,9 @@ struct SlipwayServiceOptions {
   // Credentials for push targets whose request carries none: the operator's docker
   // config.json (--registry-auth-file). Null = requests' own credentials only. Not owned.
   const registry::DockerConfig* registry_auth = nullptr;
+  // Runs Build requests once their context has been received (server/build/builder.h). Null:
+  // Build answers UNIMPLEMENTED "native builder not configured". Not owned.
+  build::Builder* builder = nullptr;
 };
 
 // The gRPC handlers: proto ⇄ storage, status mapping, per-RPC metrics and request ids. Thin by
