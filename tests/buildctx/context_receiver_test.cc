@@ -204,8 +204,11 @@ TEST_F(ContextReceiverTest, WrongBytesAreDataLossAndNothingBecomesVisible) {
   ASSERT_TRUE(r->AddEntries(Batch({File("f", listed)})).ok());
   ASSERT_TRUE(r->MissingBlobs().ok());
   std::string forged(listed.size(), 'X');
+  // Verified in the background: DATA_LOSS from the chunk or, at the latest, from Finish.
   absl::Status s = r->AddChunk(Chunk(listed, 0, forged));
+  if (s.ok()) s = r->Finish().status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find(Sha256Of(listed).ToString()), std::string::npos) << s;
   EXPECT_FALSE(store_->Contains(Sha256Of(listed)));
   EXPECT_FALSE(store_->Contains(Sha256Of(forged)));
   EXPECT_EQ(TempFiles(), 0u);
@@ -216,6 +219,46 @@ TEST_F(ContextReceiverTest, WrongBytesAreDataLossAndNothingBecomesVisible) {
   ASSERT_TRUE(r2->MissingBlobs().ok());
   EXPECT_EQ(r2->AddChunk(Chunk(listed, 0, listed + "!")).code(), absl::StatusCode::kDataLoss);
   EXPECT_FALSE(store_->Contains(Sha256Of(listed)));
+}
+
+TEST_F(ContextReceiverTest, ManyBlobsCommitInTheBackgroundAndOneBadFailsTheUpload) {
+  std::vector<std::string> contents;
+  std::vector<v1::ContextEntry> entries;
+  for (int i = 0; i < 300; ++i) {
+    contents.push_back("file number " + std::to_string(i));
+    entries.push_back(File("f" + std::to_string(i), contents.back()));
+  }
+  {
+    auto r = NewReceiver();
+    ASSERT_TRUE(r->AddEntries(Batch(entries)).ok());
+    ASSERT_EQ(r->MissingBlobs()->size(), 300u);
+    for (const auto& c : contents) Upload(*r, c, 7);
+    auto tree = r->Finish();
+    ASSERT_TRUE(tree.ok()) << tree.status();
+    for (const auto& c : contents) EXPECT_TRUE(store_->Contains(Sha256Of(c))) << c;
+    EXPECT_EQ(*(*tree)->ReadFile("f299", 100), contents[299]);
+  }
+  // A second context where file 10 of 300 arrives with wrong bytes.
+  std::vector<std::string> fresh;
+  entries.clear();
+  for (int i = 0; i < 300; ++i) {
+    fresh.push_back("second context file " + std::to_string(i));
+    entries.push_back(File("g" + std::to_string(i), fresh.back()));
+  }
+  auto r = NewReceiver();
+  ASSERT_TRUE(r->AddEntries(Batch(entries)).ok());
+  ASSERT_TRUE(r->MissingBlobs().ok());
+  absl::Status s;
+  for (int i = 0; i < 300 && s.ok(); ++i) {
+    std::string data = i == 10 ? std::string(fresh[i].size(), '#') : fresh[i];
+    s = r->AddChunk(Chunk(fresh[i], 0, data));
+  }
+  if (s.ok()) s = r->Finish().status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find(Sha256Of(fresh[10]).ToString()), std::string::npos) << s;
+  EXPECT_FALSE(store_->Contains(Sha256Of(fresh[10])));
+  r.reset();
+  EXPECT_EQ(TempFiles(), 0u);
 }
 
 TEST_F(ContextReceiverTest, ChunkProtocolErrors) {

@@ -1,7 +1,10 @@
 #include "server/build/context/context_receiver.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -9,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "server/build/context/context_tree.h"
 #include "storage/status_macros.h"
 
@@ -45,6 +49,95 @@ absl::Status ValidatePath(absl::string_view path, const ContextLimits& limits) {
   return absl::OkStatus();
 }
 
+// Commits completed blobs (Finish = fsync + digest check, Publish = rename + directory fsync)
+// on a few threads. A context is often thousands of small files, and committing them one by one
+// on the stream's thread is bound by fsync latency; concurrent fsyncs share journal commits.
+// Writers are handed over whole (one owner at a time), as BlobWriter requires.
+class BackgroundCommitter {
+ public:
+  BackgroundCommitter() = default;
+  ~BackgroundCommitter() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      queue_.clear();  // abandoned: destroying the writers removes their temp files
+    }
+    for (auto& t : threads_) t.join();
+  }
+
+  // Blocks while kMaxQueued blobs wait (bounds open files).
+  void Submit(const Digest& digest, std::unique_ptr<BlobWriter> writer) {
+    absl::MutexLock lock(&mu_);
+    if (threads_.empty()) {
+      for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { Run(); });
+    }
+    mu_.Await(absl::Condition(
+        +[](BackgroundCommitter* c) { return c->queue_.size() < kMaxQueued; }, this));
+    queue_.push_back({digest, std::move(writer)});
+    ++pending_;
+  }
+
+  // The first failure so far (OK when none).
+  absl::Status error() {
+    absl::MutexLock lock(&mu_);
+    return error_;
+  }
+
+  // Waits for every submitted blob; the first failure, if any.
+  absl::Status Drain() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(+[](BackgroundCommitter* c) { return c->pending_ == 0; }, this));
+    return error_;
+  }
+
+ private:
+  static constexpr int kThreads = 8;
+  static constexpr size_t kMaxQueued = 64;
+  struct Job {
+    Digest digest;
+    std::unique_ptr<BlobWriter> writer;
+  };
+
+  void Run() {
+    for (;;) {
+      std::optional<Job> job;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](BackgroundCommitter* c) { return c->stopping_ || !c->queue_.empty(); }, this));
+        if (queue_.empty()) return;  // stopping
+        job.emplace(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      absl::Status s = Commit(*job);
+      job.reset();  // drops the temp file after a failure
+      absl::MutexLock lock(&mu_);
+      if (!s.ok() && error_.ok()) error_ = s;
+      --pending_;
+    }
+  }
+
+  absl::Status Commit(Job& job) {
+    auto info = job.writer->Finish();
+    if (!info.ok()) {
+      if (absl::IsDataLoss(info.status())) {
+        return absl::DataLossError(absl::StrCat("context file bytes do not match ",
+                                                job.digest.ToString(), ": ",
+                                                info.status().message()));
+      }
+      return info.status();
+    }
+    return job.writer->Publish();
+  }
+
+  absl::Mutex mu_;
+  std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
+  int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;  // submitted and not yet committed
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;  // started by the first Submit (under mu_)
+};
+
 }  // namespace
 
 struct ContextReceiver::State {
@@ -58,6 +151,8 @@ struct ContextReceiver::State {
   std::map<Digest, Upload> uploads;                 // what MissingBlobs asked for
   bool listing_closed = false;
   bool finished = false;
+  // Declared last: destroyed first, so its threads stop before anything they use goes away.
+  BackgroundCommitter committer;
 
   State(BlobStore& s, ImageIndex& i, std::string lease, ContextLimits l)
       : store(s), index(i), lease_id(std::move(lease)), limits(l) {}
@@ -193,6 +288,8 @@ absl::Status ContextReceiver::AddChunk(const v1::ContextChunk& chunk) {
   if (!s.listing_closed || s.finished) {
     return absl::FailedPreconditionError("context chunk outside the upload phase");
   }
+  // A blob that failed in the background fails the upload as early as possible.
+  SLIPWAY_RETURN_IF_ERROR(s.committer.error());
   auto digest = Digest::Parse(chunk.digest());
   if (!digest.ok()) {
     return absl::InvalidArgumentError(
@@ -228,20 +325,10 @@ absl::Status ContextReceiver::AddChunk(const v1::ContextChunk& chunk) {
   SLIPWAY_RETURN_IF_ERROR(u.writer->Append(chunk.data()));
   u.received += static_cast<int64_t>(chunk.data().size());
   if (u.received < u.size) return absl::OkStatus();
-  // Whole blob: the writer checks digest and size before anything becomes visible.
-  auto info = u.writer->Finish();
-  if (!info.ok()) {
-    u.writer.reset();  // drops the temp file
-    if (absl::IsDataLoss(info.status())) {
-      return absl::DataLossError(absl::StrCat("context file bytes do not match ",
-                                              chunk.digest(), ": ", info.status().message()));
-    }
-    return info.status();
-  }
-  absl::Status published = u.writer->Publish();
-  u.writer.reset();
-  SLIPWAY_RETURN_IF_ERROR(published);
+  // Whole blob: verified (digest and size) and published in the background; a mismatch is
+  // DATA_LOSS from a later AddChunk or from Finish, and nothing of it becomes visible.
   u.complete = true;
+  s.committer.Submit(*digest, std::move(u.writer));
   return absl::OkStatus();
 }
 
@@ -249,6 +336,7 @@ absl::StatusOr<std::unique_ptr<SourceTree>> ContextReceiver::Finish() {
   State& s = *state_;
   if (!s.listing_closed) return absl::FailedPreconditionError("Finish before MissingBlobs");
   if (s.finished) return absl::FailedPreconditionError("Finish called twice");
+  SLIPWAY_RETURN_IF_ERROR(s.committer.Drain());
   for (const auto& [d, u] : s.uploads) {
     if (!u.complete) {
       return absl::FailedPreconditionError(

@@ -40,12 +40,14 @@ class ContextReceiver {
   absl::StatusOr<std::vector<Digest>> MissingBlobs();
 
   // One chunk of a missing blob; chunks of one blob arrive in order, offsets contiguous.
-  // INVALID_ARGUMENT for a digest that was not asked for or a wrong offset; DATA_LOSS when
-  // the bytes do not hash to the digest (checked when the blob's size is reached).
+  // INVALID_ARGUMENT for a digest that was not asked for or a wrong offset; DATA_LOSS for more
+  // bytes than listed. Complete blobs are verified and published on background threads
+  // (fsync-bound), so bytes that do not hash to the digest are DATA_LOSS from a later AddChunk
+  // or at the latest from Finish; such a blob never becomes visible.
   absl::Status AddChunk(const v1::ContextChunk& chunk);
 
-  // After UploadDone: FAILED_PRECONDITION naming a digest that was asked for and not fully
-  // received. The returned tree's files read from the store's blobs (LayerEntry::source_path
+  // After UploadDone: waits for the background commits; DATA_LOSS (see AddChunk);
+  // FAILED_PRECONDITION naming a digest that was asked for and not fully received. The returned tree's files read from the store's blobs (LayerEntry::source_path
   // = the blob path, content_digest set).
   absl::StatusOr<std::unique_ptr<SourceTree>> Finish();
 
