@@ -1,7 +1,6 @@
 #include "tests/builddiff/buildah_store.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "storage/status_macros.h"
 #include "tests/support/subprocess.h"
@@ -36,10 +35,13 @@ absl::StatusOr<std::unique_ptr<BuildahStore>> BuildahStore::Create(const std::st
                                                                    const std::string& base_tag,
                                                                    const std::string& base_name) {
   std::unique_ptr<BuildahStore> store(new BuildahStore());
-  SLIPWAY_ASSIGN_OR_RETURN(
-      std::string id, Run(store->Command({"pull", "-q", "oci:" + base_layout + ":" + base_tag})));
-  id = std::string(absl::StripAsciiWhitespace(id));
-  SLIPWAY_RETURN_IF_ERROR(Run(store->Command({"tag", id, base_name})).status());
+  // skopeo names the image directly in the store (`buildah pull oci:DIR` would derive a name
+  // from the directory path, which may not be a valid reference).
+  std::string dest = absl::StrCat("containers-storage:[vfs@", store->dir_.Sub("root"), "+",
+                                  store->dir_.Sub("runroot"), "]", base_name);
+  SLIPWAY_RETURN_IF_ERROR(Run({"skopeo", "--insecure-policy", "copy", "-q",
+                               "oci:" + base_layout + ":" + base_tag, dest})
+                              .status());
   return store;
 }
 

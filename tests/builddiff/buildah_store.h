@@ -26,7 +26,7 @@ struct BuildRequest {
 // config cannot carry). Every command is bounded in time. Not thread-safe.
 class BuildahStore {
  public:
-  // `base_layout`:`base_tag` is pulled and tagged `base_name` (e.g. "localhost/testbase:1").
+  // `base_layout`:`base_tag` is copied in (skopeo) as `base_name` (e.g. "localhost/testbase:1").
   static absl::StatusOr<std::unique_ptr<BuildahStore>> Create(const std::string& base_layout,
                                                               const std::string& base_tag,
                                                               const std::string& base_name);

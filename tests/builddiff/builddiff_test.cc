@@ -39,7 +39,8 @@
 namespace slipway::testing {
 namespace {
 
-std::string BuilddiffDir() { return RepoRoot() + "/tests/builddiff"; }
+// The source directory (compile definition: __FILE__ is relative under ccache's base_dir).
+std::string BuilddiffDir() { return BUILDDIFF_SOURCE_DIR; }
 
 // The base image layout and two buildah stores holding it, made once per test process.
 struct BuildahWorld {
