@@ -19,6 +19,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -88,6 +89,14 @@ BuildRequest PrepareCase(const BuildCase& c, const std::string& dir) {
   return request;
 }
 
+// With BUILDDIFF_DUMP_DIR set, writes the snapshot's listing to <dir>/<case>.<who>.txt (for
+// reading what each builder produced).
+void MaybeDump(const std::string& case_name, const std::string& who, const ImageSnapshot& snap) {
+  const char* dir = std::getenv("BUILDDIFF_DUMP_DIR");
+  if (dir == nullptr || *dir == '\0') return;
+  WriteFile(absl::StrCat(dir, "/", case_name, ".", who, ".txt"), FormatSnapshot(snap));
+}
+
 std::string Joined(const std::vector<std::string>& lines) { return absl::StrJoin(lines, "\n"); }
 
 class BuildDiffTest : public ::testing::TestWithParam<size_t> {
@@ -112,6 +121,7 @@ TEST_P(BuildDiffTest, BuildahSelfCheck) {
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = world.b->Build(request, "localhost/case-" + c.name + ":b", dir_.Sub("b"));
   ASSERT_TRUE(second.ok()) << second.status();
+  MaybeDump(c.name, "buildah", *first);
   // The build did something: more than the base's one layer or a changed config.
   EXPECT_GT(first->fs.size(), 10u);
   std::vector<std::string> diff = DiffImages(*first, "buildah#1", *second, "buildah#2", c.diff);
@@ -172,6 +182,8 @@ TEST_P(BuildDiffTest, SlipwayVsBuildah) {
   ASSERT_EQ(::mkdir(dir_.Sub("a").c_str(), 0700), 0);
   auto reference = world.a->Build(request, "localhost/case-" + c.name + ":a", dir_.Sub("a"));
   ASSERT_TRUE(reference.ok()) << reference.status();
+  MaybeDump(c.name, "buildah", *reference);
+  MaybeDump(c.name, "slipway", *ours);
   std::vector<std::string> diff = DiffImages(*reference, "buildah", *ours, "slipway", c.diff);
   EXPECT_TRUE(diff.empty()) << "slipway and buildah differ on " << c.name << ":\n" << Joined(diff);
 }

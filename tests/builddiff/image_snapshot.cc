@@ -118,6 +118,16 @@ absl::StatusOr<ImageSnapshot> LoadOciImage(const std::string& layout, const std:
   return snap;
 }
 
+std::string FormatSnapshot(const ImageSnapshot& snap) {
+  std::string out;
+  for (const auto& [path, e] : snap.fs) {
+    absl::StrAppend(&out, Describe(e), " mtime ", e.mtime, "  ", path, "\n");
+  }
+  absl::StrAppend(&out, "config ", snap.config.dump(), "\nlayers ", snap.layers,
+                  " non-empty history ", snap.non_empty_history, "\n");
+  return out;
+}
+
 std::vector<std::string> DiffImages(const ImageSnapshot& a, const std::string& a_name,
                                     const ImageSnapshot& b, const std::string& b_name,
                                     const DiffOptions& options, size_t max_lines) {

@@ -46,6 +46,10 @@ struct DiffOptions {
   bool compare_history = true;
 };
 
+// The whole snapshot as text, one line per entry (`ls -l`-like, sorted by path) followed by
+// the config and counts: for BUILDDIFF_DUMP_DIR listings.
+std::string FormatSnapshot(const ImageSnapshot& snap);
+
 // Human-readable differences between `a` (named a_name) and `b`; empty when equal. At most
 // `max_lines` lines (a final "... N more" line says what was left out).
 std::vector<std::string> DiffImages(const ImageSnapshot& a, const std::string& a_name,
