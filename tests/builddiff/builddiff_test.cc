@@ -12,7 +12,7 @@
 //   time of the step, which no two builds share;
 // - buildah's own "io.buildah.version" label is dropped; null/""/[]/{} config values count as
 //   absent;
-// - setuid/setgid of regular files copied from the context are ignored where a case says so
+// - setuid/setgid bits of entries copied from the context are ignored where a case says so
 //   (buildah 1.28 loses them; see odd_modes_and_owners);
 // - the config is taken from buildah's docker-format config (`buildah inspect`), because its
 //   OCI config cannot carry HEALTHCHECK/ONBUILD; both builders get --format docker.

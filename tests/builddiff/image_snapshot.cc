@@ -141,7 +141,7 @@ std::vector<std::string> DiffImages(const ImageSnapshot& a, const std::string& a
     }
   };
   auto setid_ignored = [&](const std::string& path, const FsEntry& e) {
-    if (e.type != 'f') return false;
+    if (e.type != 'f' && e.type != 'd') return false;
     for (const std::string& prefix : options.ignore_setid_under) {
       if (absl::StartsWith(path, prefix)) return true;
     }

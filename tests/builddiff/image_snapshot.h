@@ -39,9 +39,9 @@ absl::StatusOr<ImageSnapshot> LoadOciImage(const std::string& layout, const std:
 // Per-case allowances for known differences of the reference builder (documented at the case).
 struct DiffOptions {
   bool compare_mtimes = true;  // non-directory mtimes, whole seconds
-  // Regular files under these path prefixes are compared without setuid/setgid bits:
-  // buildah 1.28 loses them when it copies a file from the context (it sets the mode before
-  // it chowns, and chown clears S_ISUID/S_ISGID), which Docker does not.
+  // Files and directories under these path prefixes are compared without setuid/setgid
+  // bits: buildah 1.28 loses them when it copies from the context (a file's setuid/setgid,
+  // a directory's setgid; the sticky bit survives), which Docker does not.
   std::vector<std::string> ignore_setid_under;
   bool compare_history = true;
 };
