@@ -140,11 +140,13 @@ TEST_F(ClientBuildTest, NoCacheRebuildsEveryLayerToTheSameBytes) {
 }
 
 TEST_F(ClientBuildTest, CacheSurvivesARestart) {
+  SlipwaydOptions options;
+  options.data_dir = dir_.Sub("data");  // ours: it outlives each slipwayd
+  server_ = StartSlipwayd(options);
+  ASSERT_NE(server_, nullptr);
+  env_ = {{"SLIPWAY_ADDR", server_->address()}};
   BuildOutput first = Build(kTwoLinkedCopies);
   ASSERT_EQ(first.exit_code, 0) << first.all;
-  const std::string data_dir = server_->data_dir();
-  SlipwaydOptions options;
-  options.data_dir = data_dir;
   server_.reset();  // kills the first slipwayd
   server_ = StartSlipwayd(options);
   ASSERT_NE(server_, nullptr);

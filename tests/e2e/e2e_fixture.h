@@ -19,8 +19,12 @@
 namespace slipway::testing {
 
 inline std::string RepoRoot() {
+#ifdef SLIPWAY_SOURCE_DIR
+  return SLIPWAY_SOURCE_DIR;  // set by CMake: __FILE__ is relative under ccache
+#else
   // tests/e2e/<this file> → the repository root.
   return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().string();
+#endif
 }
 
 // An OCI layout made offline by scripts/make-oci-image.sh (tag "v1"); returns its manifest
