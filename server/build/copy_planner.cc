@@ -353,12 +353,20 @@ absl::Status Planner::CopyArchive(const LayerEntry& file, const std::string& wri
   SLIPWAY_RETURN_IF_ERROR(
       RequireDirectoryDestination(absl::StrCat("the contents of archive \"", written, "\"")));
   std::string stage = absl::StrCat(staging_, "/archive-", index);
-  absl::StatusOr<std::unique_ptr<SourceTree>> tree = deps_.extract_archive(file.source_path, stage);
+  std::optional<LayerEntry> root;
+  absl::StatusOr<std::unique_ptr<SourceTree>> tree =
+      deps_.extract_archive(file.source_path, stage, &root);
   if (!tree.ok()) {
     return absl::Status(tree.status().code(),
                         absl::StrCat("ADD ", written, ": ", tree.status().message()));
   }
   required_dirs_.insert(dest_);
+  // The archive's "./" entry gives the destination directory its metadata, even when it
+  // already exists (Docker and buildah both apply it).
+  if (root.has_value() && !dest_.empty()) {
+    root->path = dest_;
+    SLIPWAY_RETURN_IF_ERROR(Put(*std::move(root)));
+  }
   // The archive's own modes and owners are kept (--chown still applies, --chmod does not).
   return CopyDirectory(**tree, "", dest_, /*keep_owner=*/true, /*apply_chmod=*/false, nullptr);
 }

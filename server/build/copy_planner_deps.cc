@@ -28,8 +28,9 @@ CopyPlannerDeps DefaultCopyPlannerDeps() {
     });
   };
   deps.is_archive = [](const std::string& path) { return IsExtractableArchive(path); };
-  deps.extract_archive = [](const std::string& path, const std::string& staging_dir) {
-    return ExtractArchive(path, staging_dir);
+  deps.extract_archive = [](const std::string& path, const std::string& staging_dir,
+                            std::optional<LayerEntry>* root) {
+    return ExtractArchive(path, staging_dir, root);
   };
   deps.download_url = [](const UrlDownloadRequest& request) { return DownloadUrl(request); };
   return deps;

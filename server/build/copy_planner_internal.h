@@ -32,9 +32,10 @@ struct CopyPlannerDeps {
       make_exclude_filter;
   // ADD: whether the local file at `path` is an archive to unpack (IsExtractableArchive).
   std::function<absl::StatusOr<bool>(const std::string& path)> is_archive;
-  // ADD: unpacks `path` under `staging_dir` (ExtractArchive).
-  std::function<absl::StatusOr<std::unique_ptr<SourceTree>>(const std::string& path,
-                                                            const std::string& staging_dir)>
+  // ADD: unpacks `path` under `staging_dir` (ExtractArchive); `root` receives the archive's
+  // "./" entry when it has one.
+  std::function<absl::StatusOr<std::unique_ptr<SourceTree>>(
+      const std::string& path, const std::string& staging_dir, std::optional<LayerEntry>* root)>
       extract_archive;
   // ADD <url>: downloads into `staging_dir` (DownloadUrl).
   std::function<absl::StatusOr<DownloadedUrl>(const UrlDownloadRequest& request)> download_url;

@@ -29,6 +29,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/builddiff/build_cases.h"
 #include "tests/builddiff/buildah_store.h"
 #include "tests/builddiff/context_writer.h"
@@ -42,6 +43,25 @@ namespace {
 
 // The source directory (compile definition: __FILE__ is relative under ccache's base_dir).
 std::string BuilddiffDir() { return BUILDDIFF_SOURCE_DIR; }
+
+// One member of a tar, read with GNU tar ("" when absent).
+std::string TarMember(const std::string& archive, const std::string& member) {
+  ProcessResult r = RunProcess({"tar", "-xOf", archive, member}, {}, absl::Seconds(60));
+  return r.exit_code == 0 ? r.out : "";
+}
+
+// The config blob of the single image in an OCI archive, following index.json → manifest.
+std::string ConfigFromOciArchive(const std::string& archive) {
+  auto index = nlohmann::json::parse(TarMember(archive, "index.json"), nullptr, false);
+  if (!index.is_object() || !index.contains("manifests") || index["manifests"].empty()) return "";
+  std::string manifest_digest = index["manifests"][0].value("digest", "");
+  auto manifest = nlohmann::json::parse(
+      TarMember(archive, "blobs/sha256/" + manifest_digest.substr(manifest_digest.find(':') + 1)),
+      nullptr, false);
+  if (!manifest.is_object() || !manifest.contains("config")) return "";
+  std::string config_digest = manifest["config"].value("digest", "");
+  return TarMember(archive, "blobs/sha256/" + config_digest.substr(config_digest.find(':') + 1));
+}
 
 // The base image layout and two buildah stores holding it, made once per test process.
 struct BuildahWorld {
@@ -176,6 +196,11 @@ TEST_P(BuildDiffTest, SlipwayVsBuildah) {
   ASSERT_EQ(r.exit_code, 0) << "skopeo could not read slipway's OCI archive: " << r.err;
   auto ours = LoadOciImage(layout, "img", dir_.Sub("s"));
   ASSERT_TRUE(ours.ok()) << ours.status();
+  // skopeo converts a Docker-typed manifest to OCI on its way into an oci: layout, and an OCI
+  // config has no Healthcheck or OnBuild: the config compared is the one slipway exported.
+  std::string config_text = ConfigFromOciArchive(archive);
+  ASSERT_FALSE(config_text.empty()) << "no config found in " << archive;
+  ASSERT_TRUE(ReadImageConfig(config_text, &*ours).ok());
 
   BuildahWorld& world = World();
   ASSERT_TRUE(world.error.empty()) << world.error;

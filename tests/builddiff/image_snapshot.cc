@@ -28,7 +28,9 @@ absl::StatusOr<nlohmann::json> ParseJson(const std::string& text, const std::str
 }
 
 bool IsEmptyValue(const nlohmann::json& v) {
-  return v.is_null() || ((v.is_array() || v.is_object() || v.is_string()) && v.empty());
+  // nlohmann's empty() is false for every string, so "" is checked on its own.
+  if (v.is_string()) return v.get_ref<const std::string&>().empty();
+  return v.is_null() || ((v.is_array() || v.is_object()) && v.empty());
 }
 
 std::string BlobPath(const std::string& layout, const std::string& digest) {

@@ -138,7 +138,8 @@ class StandInArchives : public CopyAddTest {
     deps_.is_archive = [](const std::string& path) -> absl::StatusOr<bool> {
       return path == "mem:pkg.tar";
     };
-    deps_.extract_archive = [this](const std::string& path, const std::string& staging)
+    deps_.extract_archive = [this](const std::string& path, const std::string& staging,
+                                   std::optional<build::LayerEntry>*)
         -> absl::StatusOr<std::unique_ptr<build::SourceTree>> {
       extracted_from_ = path;
       extracted_into_ = staging;

@@ -36,7 +36,8 @@ absl::StatusOr<bool> IsExtractableArchive(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<SourceTree>> ExtractArchive(const std::string& path,
-                                                           const std::string& staging_dir) {
+                                                           const std::string& staging_dir,
+                                                           std::optional<LayerEntry>* root) {
   std::error_code ec;
   std::filesystem::create_directories(staging_dir, ec);
   if (ec) {
@@ -54,7 +55,19 @@ absl::StatusOr<std::unique_ptr<SourceTree>> ExtractArchive(const std::string& pa
   options.layer_names = false;
   options.overlay_whiteouts = false;
   options.corrupt_code = absl::StatusCode::kInvalidArgument;
-  SLIPWAY_RETURN_IF_ERROR(SafeExtract(*source, real, options).status());
+  SLIPWAY_ASSIGN_OR_RETURN(SafeExtractResult result, SafeExtract(*source, real, options));
+  if (root != nullptr) {
+    root->reset();
+    if (result.root) {
+      LayerEntry dir;
+      dir.type = EntryType::kDirectory;
+      dir.mode = result.root->mode;
+      dir.uid = result.root->uid;
+      dir.gid = result.root->gid;
+      dir.mtime_unix_nanos = result.root->mtime_unix_nanos;
+      *root = dir;
+    }
+  }
   return StackedFilesystem({std::string(real)});
 }
 

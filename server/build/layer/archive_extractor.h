@@ -2,6 +2,7 @@
 #define SLIPWAY_SERVER_BUILD_LAYER_ARCHIVE_EXTRACTOR_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -18,8 +19,12 @@ absl::StatusOr<bool> IsExtractableArchive(const std::string& path);
 // and hard links. Nothing can escape staging_dir: absolute names and ".." are confined the way
 // Docker confines them, and no entry is written through a symlink. INVALID_ARGUMENT naming the
 // entry for a corrupt archive.
+// When the archive has a root entry ("./"), `root` (if given) receives its metadata as a
+// directory entry with an empty path: Docker and buildah apply it to the destination directory.
 absl::StatusOr<std::unique_ptr<SourceTree>> ExtractArchive(const std::string& path,
-                                                           const std::string& staging_dir);
+                                                           const std::string& staging_dir,
+                                                           std::optional<LayerEntry>* root =
+                                                               nullptr);
 
 }  // namespace slipway::build
 

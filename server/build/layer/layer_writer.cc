@@ -186,8 +186,11 @@ class LayerTar {
 
  private:
   int64_t MtimeSeconds(int64_t nanos) const {
-    int64_t s = nanos / 1000000000;
-    if (nanos % 1000000000 < 0) --s;  // floor, also before 1970
+    // Rounded to the nearest second, as Go's archive/tar (Docker, BuildKit, buildah) writes
+    // them, so the same source file gets the same mtime from every builder.
+    const int64_t rounded = nanos + 500000000;
+    int64_t s = rounded / 1000000000;
+    if (rounded % 1000000000 < 0) --s;  // floor, also before 1970
     if (options_.source_date_epoch && s > *options_.source_date_epoch) {
       s = *options_.source_date_epoch;
     }

@@ -31,7 +31,7 @@ struct WrittenLayer {
 
 // Writes `entries` as one deterministic layer straight into the store: entries sorted by path
 // (parents first), PAX headers only where needed (long names, large sizes, xattrs, nanosecond
-// times are dropped: whole seconds), no user/group names, hard links written as links to the
+// times are rounded to the nearest second, as Go's archive/tar does), no user/group names, hard links written as links to the
 // first path of their group, regular file content streamed from source_path (its size must
 // still equal `size`: DATA_LOSS otherwise). The tar is hashed (diff_id), compressed and hashed
 // again in one pass; the blob is committed and, with `index`, the diff_id ↔ blob mapping

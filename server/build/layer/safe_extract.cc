@@ -120,6 +120,8 @@ class Extractor {
   Extractor(std::string dest, const SafeExtractOptions& options)
       : dest_(std::move(dest)), options_(options) {}
 
+  const std::optional<ArchiveRootEntry>& root() const { return root_; }
+
   absl::Status Invalid(const std::string& raw, absl::string_view why) const {
     return absl::InvalidArgumentError(
         absl::StrCat(options_.what, ": entry \"", raw, "\" ", why));
@@ -200,7 +202,16 @@ class Extractor {
       std::string raw = raw_name != nullptr ? raw_name : "";
       last = raw;
       SLIPWAY_ASSIGN_OR_RETURN(std::string name, CleanName(raw));
-      if (name.empty()) continue;  // "./": the root itself
+      if (name.empty()) {  // "./": the root itself, reported rather than applied to dest
+        ArchiveRootEntry r;
+        r.mode = static_cast<uint32_t>(archive_entry_perm(entry)) & 07777;
+        r.uid = static_cast<uint32_t>(archive_entry_uid(entry));
+        r.gid = static_cast<uint32_t>(archive_entry_gid(entry));
+        r.mtime_unix_nanos = static_cast<int64_t>(archive_entry_mtime(entry)) * 1000000000 +
+                             archive_entry_mtime_nsec(entry);
+        root_ = r;
+        continue;
+      }
       SLIPWAY_RETURN_IF_ERROR(ExtractOne(in, disk, entry, raw, name, stream));
     }
     for (const auto& [dir, raw] : opaque_dirs_) SLIPWAY_RETURN_IF_ERROR(MarkOpaque(dir, raw));
@@ -295,6 +306,7 @@ class Extractor {
     return absl::OkStatus();
   }
 
+  std::optional<ArchiveRootEntry> root_;
   std::string dest_;
   const SafeExtractOptions& options_;
   std::map<std::string, std::string> opaque_dirs_;  // dir → the marker's raw name
@@ -345,7 +357,7 @@ absl::StatusOr<SafeExtractResult> SafeExtract(ByteSource& raw_source, const std:
     if (n < 0) return stream.error;
     if (n == 0) break;
   }
-  return SafeExtractResult{stream.hash.Finish(), stream.bytes};
+  return SafeExtractResult{stream.hash.Finish(), stream.bytes, extractor.root()};
 }
 
 absl::StatusOr<std::string> PeekDecompressed(ByteSource& raw_source, size_t max) {

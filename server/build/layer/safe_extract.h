@@ -2,6 +2,7 @@
 #define SLIPWAY_SERVER_BUILD_LAYER_SAFE_EXTRACT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -29,9 +30,17 @@ struct SafeExtractOptions {
   absl::StatusCode corrupt_code = absl::StatusCode::kDataLoss;
 };
 
+// The metadata of the archive's own root entry ("./"), which is not extracted onto `dest`.
+struct ArchiveRootEntry {
+  uint32_t mode = 0755;  // permission bits
+  uint32_t uid = 0, gid = 0;
+  int64_t mtime_unix_nanos = 0;
+};
+
 struct SafeExtractResult {
   Digest tar_digest;        // sha256 of the whole uncompressed stream (the diff_id)
   int64_t tar_bytes = 0;
+  std::optional<ArchiveRootEntry> root;  // set when the archive has a "./" entry
 };
 
 // Extracts the tar in `source` — plain or compressed with gzip (ISA-L, CRC-checked), bzip2, xz
