@@ -2,7 +2,8 @@
 # The main job, end to end on one machine: install, build, start slipwayd on its embedded
 # defaults, and take an image through the store — import, list, tag, export in two formats —
 # and push it to two local registries — checking every step with tools nobody here wrote
-# (skopeo, umoci). Later issues extend it to build → scan → push.
+# (skopeo, umoci) — and build an image from a Dockerfile. Later issues extend it to
+# build → scan → push.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -59,6 +60,29 @@ umoci unpack --rootless --image "$work/layout:demo/busybox:v1" "$work/bundle" > 
   umoci unpack --image "$work/layout:$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' "$work/layout/index.json")" "$work/bundle" > /dev/null
 chroot "$work/bundle/rootfs" /bin/cat /etc/greeting
 
+step "slipway build: a Dockerfile FROM the imported image, no daemon (RUN arrives with issue 5)"
+mkdir -p "$work/app/src" "$work/app/assets"
+echo 'hello from a slipway build' > "$work/app/src/message.txt"
+printf '#!/bin/sh\ncat /app/message.txt /app/assets/notes.txt\n' > "$work/app/src/hello.sh"
+echo 'unpacked by ADD' > "$work/app/assets/notes.txt"
+tar -czf "$work/app/assets.tar.gz" -C "$work/app/assets" .
+cat > "$work/app/Dockerfile" <<'DOCKERFILE'
+FROM demo/busybox:v1
+WORKDIR /app
+COPY --chmod=755 src/hello.sh /usr/local/bin/hello
+ADD assets.tar.gz assets/
+COPY src/message.txt .
+ENV GREETING=hi
+CMD ["/usr/local/bin/hello"]
+DOCKERFILE
+"$slipway" build -t demo/app:v1 "$work/app"
+echo "rebuilding with nothing changed (every step from the cache, nothing uploaded):"
+/usr/bin/time -f "rebuild took %e s" "$slipway" build -t demo/app:v1 "$work/app" | grep -E '^(context|built)'
+"$slipway" export demo/app:v1 -o "$work/out/app-oci.tar" --format oci
+mkdir -p "$work/applayout" && tar -xf "$work/out/app-oci.tar" -C "$work/applayout"
+umoci unpack --image "$work/applayout:$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' "$work/applayout/index.json")" "$work/appbundle" > /dev/null
+chroot "$work/appbundle/rootfs" /usr/local/bin/hello
+
 step "slipway push-many: one stored image to two local registries in parallel"
 start_registry() {  # NAME → sets $port; docker-registry on 127.0.0.1, storage in $work
   # Runs in this shell (not a $(...) subshell) so the PID lands in registry_pids for cleanup.
@@ -90,6 +114,9 @@ skopeo --insecure-policy copy -q --src-tls-verify=false "docker://127.0.0.1:$por
 echo "skopeo pulled it back, verifying every blob"
 "$slipway" push demo/busybox:v1 "127.0.0.1:$port_a/demo/busybox:v1" --insecure | tail -2
 echo "(the second push found every blob and the manifest already there)"
+"$slipway" push demo/app:v1 "127.0.0.1:$port_b/team/app:v1" --insecure | tail -1
+skopeo --insecure-policy copy -q --src-tls-verify=false "docker://127.0.0.1:$port_b/team/app:v1" "oci:$work/app-pulled:v1"
+echo "the built image, pushed, pulled back by skopeo with every blob verified"
 
 step "metrics"
 curl -fsS http://127.0.0.1:9464/metrics | grep -E '^slipway_(rpc_requests_total|store_|push_total|push_bytes_total)' | head -12 || true
