@@ -34,4 +34,12 @@ absl::StatusOr<std::vector<std::string>> ImageIndex::FindBlobLocations(absl::str
   return std::vector<std::string>{};
 }
 
+absl::Status ImageIndex::RecordScanResult(const ScanResultRecord&) {
+  return absl::UnimplementedError("this image index does not record scan results");
+}
+
+absl::StatusOr<std::vector<ScanResultRecord>> ImageIndex::ScanResults(const Digest&) const {
+  return absl::UnimplementedError("this image index does not record scan results");
+}
+
 }  // namespace slipway

@@ -52,6 +52,8 @@ class SqliteImageIndex final : public ImageIndex {
                                   const Digest& digest) override;
   absl::StatusOr<std::vector<std::string>> FindBlobLocations(
       absl::string_view registry, const Digest& digest) const override;
+  absl::Status RecordScanResult(const ScanResultRecord& result) override;
+  absl::StatusOr<std::vector<ScanResultRecord>> ScanResults(const Digest& manifest) const override;
   int schema_version() const override { return version_; }
 
   // A digest read back from our own rows; a malformed one means the file was damaged or edited
