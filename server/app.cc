@@ -34,6 +34,7 @@
 #include "server/common/metrics.h"
 #include "server/push/fan_out.h"
 #include "server/push/push_metrics.h"
+#include "server/scan/scanner.h"
 #include "server/registry/retry.h"
 #include "server/service/slipway_service.h"
 #include "storage/blob_store.h"
@@ -220,6 +221,22 @@ absl::Status App::Init(const Config& config) {
   push_metrics_ = std::make_unique<push::PushMetrics>(*registry_);
   push_engine_ = std::make_unique<push::PushEngine>(push::PushEngineOptions{}, *blobs_, *index_,
                                                     *clock_, push_metrics_.get());
+  if (!config_.scan.hooks.empty()) {
+    std::string work_dir = config_.scan.work_dir.empty() ? config_.data_dir + "/scan-work"
+                                                         : config_.scan.work_dir;
+    scanner_ = std::make_unique<scan::Scanner>(config_.scan.hooks, *blobs_, *index_, work_dir);
+    service_options.scanner = scanner_.get();
+    log->info("scan hooks: {}", absl::StrJoin(scanner_->hook_names(), ", "));
+  }
+  service_options.push_gate = config_.scan.push_gate;
+  if (!config_.scan.record_scan_token_file.empty()) {
+    auto scan_token = ReadTokenFile(config_.scan.record_scan_token_file);
+    if (!scan_token.ok()) {
+      return absl::Status(scan_token.status().code(),
+                          absl::StrCat("record_scan_token_file: ", scan_token.status().message()));
+    }
+    service_options.record_scan_token = *std::move(scan_token);
+  }
   service_ = std::make_unique<SlipwayService>(service_options, *blobs_, *index_, *gc_, *metrics_,
                                               push_engine_.get());
   service_->RefreshStoreGauges();

@@ -32,6 +32,9 @@ namespace push {
 class PushMetrics;
 class PushEngine;
 }  // namespace push
+namespace scan {
+class Scanner;
+}
 
 // Holds <data-dir>/LOCK with an exclusive flock for its lifetime, so two processes never share
 // a store. FAILED_PRECONDITION naming the directory when another process holds it.
@@ -84,6 +87,7 @@ class App {
   std::unique_ptr<push::PushMetrics> push_metrics_;
   std::unique_ptr<push::PushEngine> push_engine_;
   std::unique_ptr<registry::DockerConfig> registry_auth_;  // --registry-auth-file, if any
+  std::unique_ptr<scan::Scanner> scanner_;                // null without scan hooks
   std::unique_ptr<SlipwayService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> unix_sockets_;  // paths to remove at exit

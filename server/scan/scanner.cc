@@ -123,15 +123,15 @@ absl::StatusOr<ScanOutcome> Scanner::Scan(const ImageRecord& image, const ScanOp
   outcome.manifest = image.manifest.digest;
   outcome.passed = true;
   for (const HookConfig* hook : selected) {
-    SLIPWAY_ASSIGN_OR_RETURN(ScanResultRecord r,
-                             RunShared(*hook, image, options, *materialized));
-    outcome.passed = outcome.passed && r.passed;
-    outcome.results.push_back(std::move(r));
+    SLIPWAY_ASSIGN_OR_RETURN(HookRun run, RunShared(*hook, image, options, *materialized));
+    outcome.passed = outcome.passed && run.record.passed;
+    if (run.timed_out_failed) outcome.timed_out.push_back(hook->name);
+    outcome.results.push_back(std::move(run.record));
   }
   return outcome;
 }
 
-absl::StatusOr<ScanResultRecord> Scanner::RunShared(const HookConfig& hook,
+absl::StatusOr<Scanner::HookRun> Scanner::RunShared(const HookConfig& hook,
                                                     const ImageRecord& image,
                                                     const ScanOptions& options,
                                                     MaterializedImage& materialized) {
@@ -154,7 +154,7 @@ absl::StatusOr<ScanResultRecord> Scanner::RunShared(const HookConfig& hook,
     flight->mu.Await(absl::Condition(&flight->done));
     return flight->result;
   }
-  absl::StatusOr<ScanResultRecord> result = RunHook(hook, image, options, materialized);
+  absl::StatusOr<HookRun> result = RunHook(hook, image, options, materialized);
   {
     absl::MutexLock lock(&mu_);
     flights_.erase(key);
@@ -184,7 +184,7 @@ std::string Scanner::ScannerVersion(const HookConfig& hook) {
   return version;
 }
 
-absl::StatusOr<ScanResultRecord> Scanner::RunHook(const HookConfig& hook,
+absl::StatusOr<Scanner::HookRun> Scanner::RunHook(const HookConfig& hook,
                                                   const ImageRecord& image,
                                                   const ScanOptions& options,
                                                   MaterializedImage& materialized) {
@@ -226,7 +226,8 @@ absl::StatusOr<ScanResultRecord> Scanner::RunHook(const HookConfig& hook,
   run.memory_limit_bytes = hook.memory_limit_bytes;
   if (on_hook_start_) run.on_start = [&](pid_t pid) { on_hook_start_(hook.name, pid); };
 
-  ScanResultRecord r;
+  HookRun out;
+  ScanResultRecord& r = out.record;
   r.manifest = image.manifest.digest;
   r.scanner = hook.name;
   r.scanner_version = ScannerVersion(hook);
@@ -241,6 +242,7 @@ absl::StatusOr<ScanResultRecord> Scanner::RunHook(const HookConfig& hook,
     r.exit_code = done->exit_code;
     if (done->timed_out) {
       r.passed = hook.pass_on_timeout;
+      out.timed_out_failed = !hook.pass_on_timeout;
       r.message = absl::StrCat("timed out after ", absl::FormatDuration(hook.timeout),
                                "; killed (", hook.pass_on_timeout ? "on_timeout=pass: counted as passed"
                                                                   : "fail closed", ")");
@@ -279,7 +281,7 @@ absl::StatusOr<ScanResultRecord> Scanner::RunHook(const HookConfig& hook,
   // image stays until its last user is done.
   fs::remove_all(dir, ec);
   SLIPWAY_RETURN_IF_ERROR(index_.RecordScanResult(r));
-  return r;
+  return out;
 }
 
 }  // namespace slipway::scan

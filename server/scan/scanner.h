@@ -23,6 +23,8 @@ struct ScanOutcome {
   Digest manifest = Sha256Of("");
   bool passed = false;                    // every hook that ran passed
   std::vector<ScanResultRecord> results;  // in the order the hooks are configured
+  // Hooks killed at their timeout whose result failed (closed); empty with on_timeout=pass.
+  std::vector<std::string> timed_out;
 };
 
 struct ScanOptions {
@@ -59,17 +61,21 @@ class Scanner {
   }
 
  private:
+  struct HookRun {
+    ScanResultRecord record;
+    bool timed_out_failed = false;
+  };
   struct Flight {
     absl::Mutex mu;
     bool done ABSL_GUARDED_BY(mu) = false;
-    absl::StatusOr<ScanResultRecord> result ABSL_GUARDED_BY(mu) =
+    absl::StatusOr<HookRun> result ABSL_GUARDED_BY(mu) =
         absl::UnknownError("in flight");
   };
 
-  absl::StatusOr<ScanResultRecord> RunShared(const HookConfig& hook, const ImageRecord& image,
+  absl::StatusOr<HookRun> RunShared(const HookConfig& hook, const ImageRecord& image,
                                              const ScanOptions& options,
                                              MaterializedImage& materialized);
-  absl::StatusOr<ScanResultRecord> RunHook(const HookConfig& hook, const ImageRecord& image,
+  absl::StatusOr<HookRun> RunHook(const HookConfig& hook, const ImageRecord& image,
                                            const ScanOptions& options,
                                            MaterializedImage& materialized);
   std::string ScannerVersion(const HookConfig& hook);

@@ -174,8 +174,11 @@ grpc::Status SlipwayService::Push(grpc::ServerContext* context, const v1::PushRe
   if (!target.ok()) return scope.Finish(target.status());
   absl::Status auth = FillCredentialsFromAuthFile(*target, "target");
   if (!auth.ok()) return scope.Finish(auth);
+  // The ref is resolved once: the digest gated is the digest pushed.
   auto image = ResolveRef(request->ref());
   if (!image.ok()) return scope.Finish(image.status());
+  absl::Status gate = CheckPushGate(*image, request->gate());
+  if (!gate.ok()) return scope.Finish(gate);
   ProgressStream stream(writer);
   push::PushContext ctx = MakeContext(context, stream);
   push::PushOutcome outcome = push_engine_->Push(*image, *target, ctx);
@@ -206,8 +209,11 @@ grpc::Status SlipwayService::PushMany(grpc::ServerContext* context,
     if (!auth.ok()) return scope.Finish(auth);
     targets.push_back(*std::move(t));
   }
+  // The ref is resolved once: the digest gated is the digest pushed.
   auto image = ResolveRef(request->ref());
   if (!image.ok()) return scope.Finish(image.status());
+  absl::Status gate = CheckPushGate(*image, request->gate());
+  if (!gate.ok()) return scope.Finish(gate);
   ProgressStream stream(writer);
   push::PushContext ctx = MakeContext(context, stream);
   auto outcomes = push_engine_->PushMany(

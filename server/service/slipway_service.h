@@ -10,6 +10,7 @@
 #include "server/common/metrics.h"
 #include "server/push/pusher.h"
 #include "server/registry/docker_config.h"
+#include "server/scan/scan_config.h"
 #include "slipway/v1/slipway.grpc.pb.h"
 #include "storage/blob_store.h"
 #include "storage/garbage_collector.h"
@@ -19,6 +20,9 @@ namespace slipway {
 namespace push {
 class PushEngine;
 }
+namespace scan {
+class Scanner;
+}
 
 struct SlipwayServiceOptions {
   int64_t gc_grace_seconds = 3600;  // used when a request asks for the server's default
@@ -26,6 +30,12 @@ struct SlipwayServiceOptions {
   // Credentials for push targets whose request carries none: the operator's docker
   // config.json (--registry-auth-file). Null = requests' own credentials only. Not owned.
   const registry::DockerConfig* registry_auth = nullptr;
+  // Scan hooks; null = Scan answers FAILED_PRECONDITION (no hooks). Not owned.
+  scan::Scanner* scanner = nullptr;
+  // The server's push gate (require none by default) and the scanners it names by default.
+  scan::GatePolicy push_gate;
+  // The token RecordScan callers must present; "" = RecordScan is refused.
+  std::string record_scan_token;
 };
 
 // The gRPC handlers: proto ⇄ storage, status mapping, per-RPC metrics and request ids. Thin by
@@ -52,6 +62,8 @@ class SlipwayService final : public v1::Slipway::Service {
                            grpc::ServerWriter<v1::ExportImageChunk>* writer) override;
   grpc::Status Scan(grpc::ServerContext* context, const v1::ScanRequest* request,
                     v1::ScanResponse* response) override;
+  grpc::Status RecordScan(grpc::ServerContext* context, const v1::RecordScanRequest* request,
+                          v1::RecordScanResponse* response) override;
   grpc::Status Push(grpc::ServerContext* context, const v1::PushRequest* request,
                     grpc::ServerWriter<v1::PushProgress>* writer) override;
   grpc::Status PushMany(grpc::ServerContext* context, const v1::PushManyRequest* request,
@@ -76,6 +88,10 @@ class SlipwayService final : public v1::Slipway::Service {
   // A push target without credentials gets them from options_.registry_auth, if configured.
   absl::Status FillCredentialsFromAuthFile(push::PushTarget& target,
                                            const std::string& field) const;
+
+  // The push gate (server policy tightened by `gate`) for the exact stored digest of `image`:
+  // OK, or FAILED_PRECONDITION naming the digest and the missing or failing scanners.
+  absl::Status CheckPushGate(const ImageRecord& image, const v1::ScanGate& gate) const;
 
   const SlipwayServiceOptions options_;
   BlobStore& blobs_;
