@@ -23,6 +23,7 @@ constexpr char kUsage[] =
     "  push REF REGISTRY/REPO[:TAG] [--tag T]... [--username U --password-stdin] [--insecure]\n"
     "       [--skip-verify] [--ca FILE]   (or SLIPWAY_REGISTRY_USERNAME / SLIPWAY_REGISTRY_PASSWORD)\n"
     "       [--require-scan any|all] [--max-severity none|low|medium|high|critical]\n"
+    "       [--attach-scan-reports]\n"
     "  push-many REF REGISTRY/REPO[:TAG]... [same flags, applied to every destination]\n"
     "  scan REF [--scanner NAME]...   (exit 1 when the scan failed)\n"
     "  record-scan REF --scanner NAME --passed|--failed [--version V] [--exit-code N]\n"

@@ -43,11 +43,13 @@ struct PushFlags {
   bool skip_verify = false;
   std::string ca_pem;
   v1::ScanGate gate;  // the push's own scan requirement (tightens the server's)
+  bool attach_scan_reports = false;
 };
 
 const std::vector<std::string> kValueFlags = {"--tag",  "-t",           "--username", "-u",
                                               "--ca",   "--require-scan", "--max-severity"};
-const std::vector<std::string> kBoolFlags = {"--password-stdin", "--insecure", "--skip-verify"};
+const std::vector<std::string> kBoolFlags = {"--password-stdin", "--insecure", "--skip-verify",
+                                             "--attach-scan-reports"};
 
 // Parses the flags; returns an error message (empty when fine).
 std::string ParseFlags(const Args& args, PushFlags* out) {
@@ -67,6 +69,7 @@ std::string ParseFlags(const Args& args, PushFlags* out) {
       }
     }
     if (name == "--max-severity") out->gate.set_max_severity(value);
+    if (name == "--attach-scan-reports") out->attach_scan_reports = true;
     if (name == "--skip-verify") out->skip_verify = true;
     if (name == "--ca") {
       std::ifstream in(value, std::ios::binary);
@@ -190,6 +193,7 @@ int RunPushCommon(Connection& conn, const std::vector<std::string>& raw, bool ma
     v1::PushManyRequest request;
     request.set_ref(args.positional[0]);
     *request.mutable_gate() = flags.gate;
+    request.set_attach_scan_reports(flags.attach_scan_reports);
     for (auto& t : targets) *request.add_targets() = std::move(t);
     auto reader = conn.stub().PushMany(ctx.get(), request);
     failed = Follow(*reader, names, &results);
@@ -198,6 +202,7 @@ int RunPushCommon(Connection& conn, const std::vector<std::string>& raw, bool ma
     v1::PushRequest request;
     request.set_ref(args.positional[0]);
     *request.mutable_gate() = flags.gate;
+    request.set_attach_scan_reports(flags.attach_scan_reports);
     *request.mutable_target() = std::move(targets[0]);
     auto reader = conn.stub().Push(ctx.get(), request);
     failed = Follow(*reader, names, &results);

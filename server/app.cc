@@ -229,6 +229,7 @@ absl::Status App::Init(const Config& config) {
     log->info("scan hooks: {}", absl::StrJoin(scanner_->hook_names(), ", "));
   }
   service_options.push_gate = config_.scan.push_gate;
+  service_options.attach_reports_on_push = config_.scan.attach_reports_on_push;
   if (!config_.scan.record_scan_token_file.empty()) {
     auto scan_token = ReadTokenFile(config_.scan.record_scan_token_file);
     if (!scan_token.ok()) {

@@ -226,7 +226,7 @@ const char* RequireName(Require r) {
 absl::StatusOr<ScanConfig> ParseScanConfig(const json& value, const std::string& where) {
   if (!value.is_object()) return Bad(where, "scan", "must be an object");
   SLIPWAY_RETURN_IF_ERROR(CheckKeys(
-      value, {"hooks", "push_gate", "work_dir", "record_scan_token_file"}, where, "scan."));
+      value, {"hooks", "push_gate", "work_dir", "record_scan_token_file", "attach_reports_on_push"}, where, "scan."));
   ScanConfig config;
   if (value.contains("hooks")) {
     const json& hooks = value["hooks"];
@@ -248,6 +248,12 @@ absl::StatusOr<ScanConfig> ParseScanConfig(const json& value, const std::string&
     SLIPWAY_ASSIGN_OR_RETURN(
         config.record_scan_token_file,
         String(value["record_scan_token_file"], where, "scan.record_scan_token_file"));
+  }
+  if (value.contains("attach_reports_on_push")) {
+    if (!value["attach_reports_on_push"].is_boolean()) {
+      return Bad(where, "scan.attach_reports_on_push", "must be true or false");
+    }
+    config.attach_reports_on_push = value["attach_reports_on_push"].get<bool>();
   }
   if (value.contains("push_gate")) {
     const json& g = value["push_gate"];

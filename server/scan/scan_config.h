@@ -69,6 +69,8 @@ struct ScanConfig {
   // The token file a RecordScan caller must present (metadata x-slipway-record-scan-token);
   // "" = RecordScan is refused for everyone.
   std::string record_scan_token_file;
+  // Attach stored scan reports to every pushed image as OCI referrers.
+  bool attach_reports_on_push = false;
 };
 
 // The config file's "scan" object → ScanConfig. INVALID_ARGUMENT naming `where` and the key

@@ -8,11 +8,15 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/auth.h"
 #include "server/common/status_mapping.h"
+#include "server/registry/registry_client.h"
+#include "server/registry/retry.h"
 #include "server/scan/gate.h"
+#include "server/scan/referrer.h"
 #include "server/scan/report_parser.h"
 #include "server/scan/scanner.h"
 #include "server/service/rpc_scope.h"
 #include "server/service/slipway_service.h"
+#include "storage/status_macros.h"
 
 namespace slipway {
 namespace {
@@ -167,6 +171,39 @@ absl::Status SlipwayService::CheckPushGate(const ImageRecord& image,
   auto results = index_.ScanResults(image.manifest.digest);
   if (!results.ok()) return results.status();
   return scan::CheckGate(policy, hooks, image.manifest.digest, *results);
+}
+
+absl::Status SlipwayService::AttachScanReports(const ImageRecord& image,
+                                               const push::PushTarget& target,
+                                               absl::Time deadline) const {
+  SLIPWAY_ASSIGN_OR_RETURN(auto results, index_.ScanResults(image.manifest.digest));
+  bool any = false;
+  for (const auto& r : results) any = any || r.report.has_value();
+  if (!any) return absl::OkStatus();
+  registry::RealClock clock;
+  registry::RegistryClientOptions o;
+  o.registry = target.registry;
+  o.credentials = target.credentials;
+  o.tls = target.tls;
+  o.plain_http = target.plain_http;
+  SLIPWAY_ASSIGN_OR_RETURN(auto client, registry::RegistryClient::Create(o, clock));
+  registry::CallOptions call;
+  if (deadline != absl::InfiniteFuture()) call.deadline = deadline;
+  for (const auto& r : results) {
+    if (!r.report) continue;
+    auto attached = scan::AttachReportAsReferrer(*client, blobs_, target.repository,
+                                                 image.manifest, r, call);
+    if (!attached.ok()) {
+      return absl::Status(attached.status().code(),
+                          absl::StrCat("pushed, but attaching the \"", r.scanner,
+                                       "\" scan report as a referrer failed: ",
+                                       attached.status().message()));
+    }
+    log_->info("attached the {} scan report of {} to {}/{} as {}", r.scanner,
+               image.manifest.digest.ToString(), target.registry, target.repository,
+               attached->ToString());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace slipway

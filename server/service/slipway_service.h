@@ -36,6 +36,7 @@ struct SlipwayServiceOptions {
   scan::GatePolicy push_gate;
   // The token RecordScan callers must present; "" = RecordScan is refused.
   std::string record_scan_token;
+  bool attach_reports_on_push = false;  // scan.attach_reports_on_push
 };
 
 // The gRPC handlers: proto ⇄ storage, status mapping, per-RPC metrics and request ids. Thin by
@@ -92,6 +93,11 @@ class SlipwayService final : public v1::Slipway::Service {
   // The push gate (server policy tightened by `gate`) for the exact stored digest of `image`:
   // OK, or FAILED_PRECONDITION naming the digest and the missing or failing scanners.
   absl::Status CheckPushGate(const ImageRecord& image, const v1::ScanGate& gate) const;
+
+  // After a successful push: attaches every stored scan report of `image` to the pushed
+  // manifest in `target` as an OCI referrer (tag-schema fallback without a referrers API).
+  absl::Status AttachScanReports(const ImageRecord& image, const push::PushTarget& target,
+                                 absl::Time deadline) const;
 
   const SlipwayServiceOptions options_;
   BlobStore& blobs_;

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "gmock/gmock.h"
+#include "nlohmann/json.hpp"
 #include "prometheus/registry.h"
 #include "server/push/fan_out.h"
 #include "server/push/push_metrics.h"
@@ -79,11 +80,13 @@ exit 0)");
     return t;
   }
 
-  grpc::Status Push(const std::string& repo, const v1::ScanGate& gate = {}) {
+  grpc::Status Push(const std::string& repo, const v1::ScanGate& gate = {},
+                    bool attach_reports = false) {
     v1::PushRequest request;
     request.set_ref("scan/app:v1");
     *request.mutable_target() = Target(repo);
     *request.mutable_gate() = gate;
+    request.set_attach_scan_reports(attach_reports);
     grpc::ClientContext ctx;
     auto reader = stub_->Push(&ctx, request);
     v1::PushProgress msg;
@@ -306,6 +309,61 @@ TEST_F(PushGateTest, ScanTimeoutIsDeadlineExceededAndGateRefuses) {
   s = Push("gate/slow");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("timed out"));
+}
+
+// The scan report attached on push as an OCI referrer. docker-registry has no referrers API,
+// so the tag-schema fallback ("sha256-<hex>" holding an index) is what this checks, through
+// the registry's own HTTP API.
+TEST_F(PushGateTest, ReportIsAttachedAsAReferrerThroughTheTagSchemaFallback) {
+  StartService({Hook("trivy", {high_, "{report}"})}, GatePolicy{});
+  v1::ScanResponse scan;
+  ASSERT_TRUE(Scan(&scan).ok());
+  const std::string report_digest = scan.results(0).report().digest();
+  ASSERT_FALSE(report_digest.empty());
+  grpc::Status s = Push("ref/app", {}, /*attach_reports=*/true);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = Push("ref/app", {}, /*attach_reports=*/true);  // again: not listed twice
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  auto get = [&](const std::string& path, const std::string& accept) {
+    auto r = RunCommand("curl -s --max-time 20 -H " + ShellQuote("Accept: " + accept) + " " +
+                        ShellQuote(registry_->url() + path));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output;
+  };
+  const std::string subject = image().manifest.digest.ToString();
+  // No referrers API here: the fallback is needed.
+  auto api = RunCommand("curl -s -o /dev/null -w '%{http_code}' --max-time 20 " +
+                        ShellQuote(registry_->url() + "/v2/ref/app/referrers/" + subject));
+  EXPECT_EQ(api.output, "404");
+  const std::string tag = "sha256-" + image().manifest.digest.hex();
+  auto index = nlohmann::json::parse(
+      get("/v2/ref/app/manifests/" + tag, "application/vnd.oci.image.index.v1+json"), nullptr,
+      false);
+  ASSERT_TRUE(index.is_object()) << index;
+  ASSERT_EQ(index["manifests"].size(), 1u) << index;
+  EXPECT_EQ(index["manifests"][0]["artifactType"], "application/vnd.slipway.scan.report.v1+json");
+  const std::string artifact = index["manifests"][0]["digest"];
+  auto manifest = nlohmann::json::parse(
+      get("/v2/ref/app/manifests/" + artifact, "application/vnd.oci.image.manifest.v1+json"),
+      nullptr, false);
+  ASSERT_TRUE(manifest.is_object()) << manifest;
+  EXPECT_EQ(manifest["subject"]["digest"], subject);
+  EXPECT_EQ(manifest["artifactType"], "application/vnd.slipway.scan.report.v1+json");
+  EXPECT_EQ(manifest["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+  EXPECT_EQ(manifest["config"]["size"], 2);
+  ASSERT_EQ(manifest["layers"].size(), 1u);
+  EXPECT_EQ(manifest["layers"][0]["digest"], report_digest);
+  EXPECT_EQ(manifest["annotations"]["dev.slipway.scan.scanner"], "trivy");
+  // The report itself is in the registry, byte for byte.
+  auto stored = blobs_->ReadSmall(*Digest::Parse(report_digest), 1 << 20);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(get("/v2/ref/app/blobs/" + report_digest, "*/*"), *stored);
+  // skopeo, as an independent reader, sees the same index under the fallback tag.
+  auto sk = RunCommand("skopeo inspect --raw --tls-verify=false " +
+                       ShellQuote("docker://" + registry_->host() + "/ref/app:" + tag));
+  EXPECT_EQ(sk.exit_code, 0) << sk.output;
+  EXPECT_THAT(sk.output, HasSubstr(artifact));
 }
 
 }  // namespace
