@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "storage/status_macros.h"
@@ -99,7 +100,7 @@ absl::StatusOr<HookConfig> ParseHook(const json& v, const std::string& where,
                                      const std::string& prefix) {
   if (!v.is_object()) return Bad(where, prefix, "must be an object");
   SLIPWAY_RETURN_IF_ERROR(CheckKeys(v,
-                                    {"name", "type", "argv", "timeout", "memory_limit",
+                                    {"name", "type", "url", "argv", "timeout", "memory_limit",
                                      "env_allow", "on_timeout", "version", "version_command",
                                      "max_report_bytes", "report_media_type"},
                                     where, prefix + "."));
@@ -114,13 +115,31 @@ absl::StatusOr<HookConfig> ParseHook(const json& v, const std::string& where,
   }
   if (v.contains("type")) {
     SLIPWAY_ASSIGN_OR_RETURN(std::string type, String(v["type"], where, prefix + ".type"));
-    if (type != "exec") {
+    if (type == "http") {
+      h.type = HookConfig::Type::kHttp;
+    } else if (type != "exec") {
       return Bad(where, prefix + ".type",
-                 absl::StrCat("\"", type, "\" is not supported (only \"exec\"; http hooks are "
-                              "not implemented yet)"));
+                 absl::StrCat("\"", type, "\" is not a hook type (want \"exec\" or \"http\")"));
     }
   }
-  if (!v.contains("argv")) return Bad(where, prefix + ".argv", "is required");
+  if (h.type == HookConfig::Type::kHttp) {
+    if (!v.contains("url")) return Bad(where, prefix + ".url", "is required for an http hook");
+    SLIPWAY_ASSIGN_OR_RETURN(h.url, String(v["url"], where, prefix + ".url"));
+    if (!absl::StartsWith(h.url, "http://") && !absl::StartsWith(h.url, "https://")) {
+      return Bad(where, prefix + ".url", "must be an http:// or https:// URL");
+    }
+    for (const char* exec_only : {"argv", "memory_limit", "env_allow"}) {
+      if (v.contains(exec_only)) {
+        return Bad(where, absl::StrCat(prefix, ".", exec_only), "is for exec hooks only");
+      }
+    }
+  } else if (v.contains("url")) {
+    return Bad(where, prefix + ".url", "is for http hooks only");
+  }
+  if (h.type == HookConfig::Type::kExec && !v.contains("argv")) {
+    return Bad(where, prefix + ".argv", "is required");
+  }
+  if (h.type == HookConfig::Type::kExec) {
   SLIPWAY_ASSIGN_OR_RETURN(h.argv, Strings(v["argv"], where, prefix + ".argv"));
   if (h.argv.empty() || h.argv[0].empty()) {
     return Bad(where, prefix + ".argv", "must name a program");
@@ -128,6 +147,7 @@ absl::StatusOr<HookConfig> ParseHook(const json& v, const std::string& where,
   for (size_t i = 0; i < h.argv.size(); ++i) {
     SLIPWAY_RETURN_IF_ERROR(
         CheckPlaceholders(h.argv[i], where, absl::StrCat(prefix, ".argv[", i, "]")));
+  }
   }
   if (v.contains("timeout")) {
     SLIPWAY_ASSIGN_OR_RETURN(h.timeout, Duration(v["timeout"], where, prefix + ".timeout"));

@@ -27,9 +27,17 @@ struct SeverityLimit {
 absl::StatusOr<SeverityLimit> ParseSeverityLimit(const std::string& text);
 std::string SeverityLimitName(const SeverityLimit& limit);
 
-// One exec hook: a program run against a materialized image.
+// One hook: a program run against a materialized image (exec), or a scanner service the image
+// is POSTed to (http).
 struct HookConfig {
+  enum class Type { kExec, kHttp };
   std::string name;                // unique; results are recorded under it
+  Type type = Type::kExec;
+  // http only: the scanner service. The Docker 25 combined tarball is POSTed here
+  // (Content-Type application/x-tar) with X-Slipway-Digest and X-Slipway-Image headers. 2xx =
+  // passed, 409/422 = failed (findings); the response body is the report. Anything else, or no
+  // answer within the timeout, fails closed.
+  std::string url;
   // argv template. Placeholders, replaced inside any argument: {archive} (Docker 25 combined
   // tarball), {oci_dir} (OCI image layout directory), {image} (the ref asked for, else the
   // digest), {digest} (the manifest digest), {report} (where the hook writes its report).

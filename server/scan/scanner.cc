@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "server/registry/subprocess.h"
 #include "server/scan/hook_runner.h"
+#include "server/scan/http_hook.h"
 #include "server/scan/report_parser.h"
 #include "storage/archive/byte_stream.h"
 #include "storage/status_macros.h"
@@ -184,6 +185,33 @@ std::string Scanner::ScannerVersion(const HookConfig& hook) {
   return version;
 }
 
+absl::Status Scanner::FinishReport(const HookConfig& hook, const std::string& report,
+                                   ScanResultRecord& r) {
+  std::error_code ec;
+  if (fs::exists(report, ec)) {
+    auto stored = StoreReport(blobs_, report, hook.max_report_bytes, hook.report_media_type);
+    if (stored.ok()) {
+      r.report = *stored;
+      if (auto counts = SummarizeReportFile(report, hook.max_report_bytes)) {
+        r.summary_known = true;
+        r.critical = counts->critical;
+        r.high = counts->high;
+        r.medium = counts->medium;
+        r.low = counts->low;
+        r.unknown = counts->unknown;
+      }
+    } else if (absl::IsResourceExhausted(stored.status())) {
+      // Fail closed: a result whose evidence we could not keep does not pass.
+      r.passed = false;
+      r.message = absl::StrCat(r.message.empty() ? "" : r.message + "; ",
+                               stored.status().message());
+    } else {
+      return stored.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Scanner::HookRun> Scanner::RunHook(const HookConfig& hook,
                                                   const ImageRecord& image,
                                                   const ScanOptions& options,
@@ -205,6 +233,30 @@ absl::StatusOr<Scanner::HookRun> Scanner::RunHook(const HookConfig& hook,
       {"{image}", options.image_name.empty() ? image.manifest.digest.ToString()
                                              : options.image_name},
       {"{report}", report}};
+  if (hook.type == HookConfig::Type::kHttp) {
+    SLIPWAY_ASSIGN_OR_RETURN(std::string archive, materialized.Archive(image));
+    HookRun out;
+    ScanResultRecord& r = out.record;
+    r.manifest = image.manifest.digest;
+    r.scanner = hook.name;
+    r.scanner_version = ScannerVersion(hook);
+    r.source = "hook";
+    SLIPWAY_ASSIGN_OR_RETURN(
+        HttpHookResult http,
+        RunHttpHook(hook, archive, image.manifest.digest,
+                    options.image_name.empty() ? image.manifest.digest.ToString()
+                                               : options.image_name,
+                    report));
+    r.duration_ms = absl::ToInt64Milliseconds(http.duration);
+    r.exit_code = http.http_status;  // for http hooks: the HTTP status (0 = no answer)
+    r.passed = http.passed || (http.timed_out && hook.pass_on_timeout);
+    out.timed_out_failed = http.timed_out && !hook.pass_on_timeout;
+    r.message = http.message;
+    SLIPWAY_RETURN_IF_ERROR(FinishReport(hook, report, r));
+    fs::remove_all(dir, ec);
+    SLIPWAY_RETURN_IF_ERROR(index_.RecordScanResult(r));
+    return out;
+  }
   bool need_archive = false, need_oci = false;
   for (const auto& arg : hook.argv) {
     need_archive = need_archive || absl::StrContains(arg, "{archive}");
@@ -256,27 +308,7 @@ absl::StatusOr<Scanner::HookRun> Scanner::RunHook(const HookConfig& hook,
       if (!r.passed) r.message = absl::StrCat("exit ", done->exit_code, ": ", Tail(done->output));
     }
   }
-  if (fs::exists(report, ec)) {
-    auto stored = StoreReport(blobs_, report, hook.max_report_bytes, hook.report_media_type);
-    if (stored.ok()) {
-      r.report = *stored;
-      if (auto counts = SummarizeReportFile(report, hook.max_report_bytes)) {
-        r.summary_known = true;
-        r.critical = counts->critical;
-        r.high = counts->high;
-        r.medium = counts->medium;
-        r.low = counts->low;
-        r.unknown = counts->unknown;
-      }
-    } else if (absl::IsResourceExhausted(stored.status())) {
-      // Fail closed: a result whose evidence we could not keep does not pass.
-      r.passed = false;
-      r.message = absl::StrCat(r.message.empty() ? "" : r.message + "; ",
-                               stored.status().message());
-    } else {
-      return stored.status();
-    }
-  }
+  SLIPWAY_RETURN_IF_ERROR(FinishReport(hook, report, r));
   // The run's files (the report included: it is in the store now) go at once; the shared
   // image stays until its last user is done.
   fs::remove_all(dir, ec);

@@ -79,6 +79,10 @@ class Scanner {
                                            const ScanOptions& options,
                                            MaterializedImage& materialized);
   std::string ScannerVersion(const HookConfig& hook);
+  // Stores the report file (if any) and fills r's report and summary; an oversized report
+  // fails the result (closed).
+  absl::Status FinishReport(const HookConfig& hook, const std::string& report,
+                            ScanResultRecord& r);
 
   const std::vector<HookConfig> hooks_;
   BlobStore& blobs_;

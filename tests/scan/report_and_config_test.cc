@@ -60,6 +60,14 @@ TEST(ScanConfigTest, ParsesHooksAndGate) {
   EXPECT_EQ(c->push_gate.require, Require::kAll);
   EXPECT_EQ(*c->push_gate.max_severity.max, Severity::kHigh);
   EXPECT_EQ(c->record_scan_token_file, "/etc/slipway/scan.token");
+  auto http = ParseScanConfig(
+      Parse(R"({"hooks": [{"name": "svc", "type": "http", "url": "http://127.0.0.1:8080/scan"}],
+                "attach_reports_on_push": true})"),
+      "config.json");
+  ASSERT_TRUE(http.ok()) << http.status();
+  EXPECT_EQ(http->hooks[0].type, HookConfig::Type::kHttp);
+  EXPECT_EQ(http->hooks[0].url, "http://127.0.0.1:8080/scan");
+  EXPECT_TRUE(http->attach_reports_on_push);
 }
 
 TEST(ScanConfigTest, BadConfigNamesTheKey) {
@@ -76,7 +84,11 @@ TEST(ScanConfigTest, BadConfigNamesTheKey) {
       {R"({"hooks": [{"name": "a", "argv": ["x"], "timeout": "soon"}]})",
        "scan.hooks[0].timeout"},
       {R"({"hooks": [{"name": "a", "argv": ["x"], "typo": 1}]})", "\"scan.hooks[0].typo\""},
-      {R"({"hooks": [{"name": "a", "type": "http", "argv": ["x"]}]})", "only \"exec\""},
+      {R"({"hooks": [{"name": "a", "type": "http", "argv": ["x"]}]})",
+       "scan.hooks[0].url\": is required for an http hook"},
+      {R"({"hooks": [{"name": "a", "type": "http", "url": "http://x/", "argv": ["x"]}]})",
+       "scan.hooks[0].argv\": is for exec hooks only"},
+      {R"({"hooks": [{"name": "a", "type": "ftp", "argv": ["x"]}]})", "is not a hook type"},
       {R"({"push_gate": {"require": "most"}})", "scan.push_gate.require"},
       {R"({"push_gate": {"max_severity": "severe"}})", "scan.push_gate.max_severity"},
       {R"({"bogus": true})", "unknown key \"scan.bogus\""},
