@@ -29,6 +29,9 @@ int RunPushMany(Connection& conn, const std::vector<std::string>& args);
 
 // slipway build (build_command.cc). Errors are one line "slipway build: <cause>".
 int RunBuild(Connection& conn, const std::vector<std::string>& args);
+// scan: prints the verdict and per-scanner summary; exit 1 when the scan failed.
+int RunScan(Connection& conn, const std::vector<std::string>& args);
+int RunRecordScan(Connection& conn, const std::vector<std::string>& args);
 
 // Prints "slipway: <what>: <message>" and returns kExitUsage.
 int Usage(const std::string& message);

@@ -25,7 +25,13 @@ constexpr char kUsage[] =
     "  gc [--dry-run] [--grace DURATION]\n"
     "  push REF REGISTRY/REPO[:TAG] [--tag T]... [--username U --password-stdin] [--insecure]\n"
     "       [--skip-verify] [--ca FILE]   (or SLIPWAY_REGISTRY_USERNAME / SLIPWAY_REGISTRY_PASSWORD)\n"
+    "       [--require-scan any|all] [--max-severity none|low|medium|high|critical]\n"
+    "       [--attach-scan-reports]\n"
     "  push-many REF REGISTRY/REPO[:TAG]... [same flags, applied to every destination]\n"
+    "  scan REF [--scanner NAME]...   (exit 1 when the scan failed)\n"
+    "  record-scan REF --scanner NAME --passed|--failed [--version V] [--exit-code N]\n"
+    "       [--report FILE [--media-type T]] [--critical N --high N --medium N --low N]\n"
+    "       [--message M] [--token-file F]   (or SLIPWAY_RECORD_SCAN_TOKEN[_FILE])\n"
     "  version\n"
     "environment: SLIPWAY_ADDR (unix:///path or host:port), SLIPWAY_TOKEN or SLIPWAY_TOKEN_FILE,\n"
     "             SLIPWAY_TLS=1 and SLIPWAY_TLS_CA for TLS on TCP\n";
@@ -60,6 +66,8 @@ int main(int argc, char** argv) {
   if (command == "gc") run = slipway::client::RunGc;
   if (command == "push") run = slipway::client::RunPush;
   if (command == "push-many") run = slipway::client::RunPushMany;
+  if (command == "scan") run = slipway::client::RunScan;
+  if (command == "record-scan") run = slipway::client::RunRecordScan;
   if (run == nullptr) {
     std::cerr << "slipway: unknown command \"" << command << "\"\n" << kUsage;
     return slipway::client::kExitUsage;

@@ -42,10 +42,14 @@ struct PushFlags {
   bool insecure = false;
   bool skip_verify = false;
   std::string ca_pem;
+  v1::ScanGate gate;  // the push's own scan requirement (tightens the server's)
+  bool attach_scan_reports = false;
 };
 
-const std::vector<std::string> kValueFlags = {"--tag", "-t", "--username", "-u", "--ca"};
-const std::vector<std::string> kBoolFlags = {"--password-stdin", "--insecure", "--skip-verify"};
+const std::vector<std::string> kValueFlags = {"--tag",  "-t",           "--username", "-u",
+                                              "--ca",   "--require-scan", "--max-severity"};
+const std::vector<std::string> kBoolFlags = {"--password-stdin", "--insecure", "--skip-verify",
+                                             "--attach-scan-reports"};
 
 // Parses the flags; returns an error message (empty when fine).
 std::string ParseFlags(const Args& args, PushFlags* out) {
@@ -55,6 +59,17 @@ std::string ParseFlags(const Args& args, PushFlags* out) {
     if (name == "--username" || name == "-u") out->username = value;
     if (name == "--password-stdin") password_stdin = true;
     if (name == "--insecure") out->insecure = true;
+    if (name == "--require-scan") {
+      if (value == "any") {
+        out->gate.set_require(v1::ScanGate::ANY);
+      } else if (value == "all") {
+        out->gate.set_require(v1::ScanGate::ALL);
+      } else {
+        return "--require-scan: want any or all";
+      }
+    }
+    if (name == "--max-severity") out->gate.set_max_severity(value);
+    if (name == "--attach-scan-reports") out->attach_scan_reports = true;
     if (name == "--skip-verify") out->skip_verify = true;
     if (name == "--ca") {
       std::ifstream in(value, std::ios::binary);
@@ -177,6 +192,8 @@ int RunPushCommon(Connection& conn, const std::vector<std::string>& raw, bool ma
   if (many) {
     v1::PushManyRequest request;
     request.set_ref(args.positional[0]);
+    *request.mutable_gate() = flags.gate;
+    request.set_attach_scan_reports(flags.attach_scan_reports);
     for (auto& t : targets) *request.add_targets() = std::move(t);
     auto reader = conn.stub().PushMany(ctx.get(), request);
     failed = Follow(*reader, names, &results);
@@ -184,6 +201,8 @@ int RunPushCommon(Connection& conn, const std::vector<std::string>& raw, bool ma
   } else {
     v1::PushRequest request;
     request.set_ref(args.positional[0]);
+    *request.mutable_gate() = flags.gate;
+    request.set_attach_scan_reports(flags.attach_scan_reports);
     *request.mutable_target() = std::move(targets[0]);
     auto reader = conn.stub().Push(ctx.get(), request);
     failed = Follow(*reader, names, &results);

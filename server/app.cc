@@ -36,6 +36,7 @@
 #include "server/build/native_builder.h"
 #include "server/push/fan_out.h"
 #include "server/push/push_metrics.h"
+#include "server/scan/scanner.h"
 #include "server/registry/retry.h"
 #include "server/service/base_image_puller.h"
 #include "server/service/slipway_service.h"
@@ -238,6 +239,23 @@ absl::Status App::Init(const Config& config) {
         builder_options, *blobs_, *index_, *unpacked_layers_,
         MakeBaseImagePuller(*blobs_, *index_, *clock_, registry_auth_.get()));
     service_options.builder = builder_.get();
+  }
+  if (!config_.scan.hooks.empty()) {
+    std::string work_dir = config_.scan.work_dir.empty() ? config_.data_dir + "/scan-work"
+                                                         : config_.scan.work_dir;
+    scanner_ = std::make_unique<scan::Scanner>(config_.scan.hooks, *blobs_, *index_, work_dir);
+    service_options.scanner = scanner_.get();
+    log->info("scan hooks: {}", absl::StrJoin(scanner_->hook_names(), ", "));
+  }
+  service_options.push_gate = config_.scan.push_gate;
+  service_options.attach_reports_on_push = config_.scan.attach_reports_on_push;
+  if (!config_.scan.record_scan_token_file.empty()) {
+    auto scan_token = ReadTokenFile(config_.scan.record_scan_token_file);
+    if (!scan_token.ok()) {
+      return absl::Status(scan_token.status().code(),
+                          absl::StrCat("record_scan_token_file: ", scan_token.status().message()));
+    }
+    service_options.record_scan_token = *std::move(scan_token);
   }
   service_ = std::make_unique<SlipwayService>(service_options, *blobs_, *index_, *gc_, *metrics_,
                                               push_engine_.get());

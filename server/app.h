@@ -36,6 +36,9 @@ namespace build {
 class UnpackedLayers;
 class NativeBuilder;
 }  // namespace build
+namespace scan {
+class Scanner;
+}
 
 // Holds <data-dir>/LOCK with an exclusive flock for its lifetime, so two processes never share
 // a store. FAILED_PRECONDITION naming the directory when another process holds it.
@@ -90,6 +93,7 @@ class App {
   std::unique_ptr<registry::DockerConfig> registry_auth_;  // --registry-auth-file, if any
   std::unique_ptr<build::UnpackedLayers> unpacked_layers_;
   std::unique_ptr<build::NativeBuilder> builder_;
+  std::unique_ptr<scan::Scanner> scanner_;                // null without scan hooks
   std::unique_ptr<SlipwayService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> unix_sockets_;  // paths to remove at exit

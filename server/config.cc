@@ -79,6 +79,8 @@ absl::Status ApplyText(const std::string& key, const std::string& value, const s
     config.tls_key = value;
   } else if (key == "registry_auth_file") {
     config.registry_auth_file = value;
+  } else if (key == "record_scan_token_file") {
+    config.scan.record_scan_token_file = value;
   } else if (key == "gc_grace") {
     auto seconds = ParseDurationSeconds(value);
     if (!seconds.ok())
@@ -102,7 +104,8 @@ absl::Status ApplyText(const std::string& key, const std::string& value, const s
 
 const char* const kJsonKeys[] = {"data_dir",        "listen",       "metrics_listen", "log_level",
                                  "auth_token_file", "tls_cert",     "tls_key",        "gc_grace",
-                                 "store_quota",     "drain_timeout", "registry_auth_file"};
+                                 "store_quota",     "drain_timeout", "registry_auth_file",
+                                 "scan"};
 
 struct EnvBinding {
   const char* var;
@@ -114,6 +117,7 @@ const EnvBinding kEnvBindings[] = {
     {"SLIPWAY_TLS_CERT", "tls_cert"},           {"SLIPWAY_TLS_KEY", "tls_key"},
     {"SLIPWAY_GC_GRACE", "gc_grace"},           {"SLIPWAY_STORE_QUOTA", "store_quota"},
     {"SLIPWAY_DRAIN_TIMEOUT", "drain_timeout"}, {"SLIPWAY_REGISTRY_AUTH_FILE", "registry_auth_file"},
+    {"SLIPWAY_RECORD_SCAN_TOKEN_FILE", "record_scan_token_file"},
 };
 
 struct FlagBinding {
@@ -126,6 +130,7 @@ const FlagBinding kFlagBindings[] = {
     {"tls-cert", "tls_cert"},           {"tls-key", "tls_key"},
     {"gc-grace", "gc_grace"},           {"store-quota", "store_quota"},
     {"drain-timeout", "drain_timeout"}, {"registry-auth-file", "registry_auth_file"},
+    {"record-scan-token-file", "record_scan_token_file"},
 };
 
 }  // namespace
@@ -208,6 +213,10 @@ absl::Status ApplyConfigJson(const std::string& text, const std::string& source,
       }
       for (const auto& a : addrs) SLIPWAY_RETURN_IF_ERROR(CheckListen(a, where));
       config.listen = std::move(addrs);
+      continue;
+    }
+    if (key == "scan") {
+      SLIPWAY_ASSIGN_OR_RETURN(config.scan, scan::ParseScanConfig(value, source));
       continue;
     }
     std::string text_value;

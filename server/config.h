@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/scan/scan_config.h"
 
 namespace slipway {
 
@@ -28,6 +29,7 @@ struct Config {
   int64_t store_quota_bytes = 0;    // 0 = no quota
   absl::Duration drain_timeout = absl::Seconds(30);
   std::string registry_auth_file;   // docker config.json for pushes without credentials; "" = off
+  scan::ScanConfig scan;     // "scan" in the config file: hooks, push gate, record-scan token
   std::string config_file;  // the file that was read, if any (for logs)
 };
 

@@ -41,4 +41,12 @@ absl::StatusOr<BuildCacheEntry> ImageIndex::FindBuildCache(absl::string_view key
   return absl::NotFoundError(absl::StrCat("build cache key ", key));
 }
 
+absl::Status ImageIndex::RecordScanResult(const ScanResultRecord&) {
+  return absl::UnimplementedError("this image index does not record scan results");
+}
+
+absl::StatusOr<std::vector<ScanResultRecord>> ImageIndex::ScanResults(const Digest&) const {
+  return absl::UnimplementedError("this image index does not record scan results");
+}
+
 }  // namespace slipway

@@ -52,6 +52,25 @@ struct BuildCacheEntry {
   int64_t uncompressed_size = 0;
 };
 
+// The outcome of one scanner on one stored manifest: run by slipwayd's hooks (Scan) or recorded
+// by a separate scanner step (RecordScan). One row per (manifest, scanner): a newer result
+// replaces the older one.
+struct ScanResultRecord {
+  Digest manifest = Sha256Of("");   // the stored top-level manifest the scan was of
+  std::string scanner;              // the configured hook's (or the recording caller's) name
+  std::string scanner_version;      // "" when unknown
+  bool passed = false;
+  int exit_code = -1;               // -1 when the scanner did not exit by itself
+  // Findings per severity, from the report; all zero when unknown.
+  int64_t critical = 0, high = 0, medium = 0, low = 0, unknown = 0;
+  bool summary_known = false;       // a report was parsed into the counts above
+  std::optional<Descriptor> report; // the report, stored as a blob (kept alive through GC)
+  std::string message;              // why it failed, or notes (report refused, ...)
+  std::string source;               // "hook" or "recorded"
+  int64_t duration_ms = 0;
+  int64_t recorded_unix = 0;        // filled by the index on write
+};
+
 // Image metadata in SQLite (WAL). Blobs are always published to the BlobStore before any row
 // refers to them. Thread-safe: every method is one transaction.
 class ImageIndex {
@@ -122,6 +141,14 @@ class ImageIndex {
   // (ForgetBlob drops the entries of a removed blob). The defaults store nothing.
   virtual absl::Status PutBuildCache(const BuildCacheEntry& entry);
   virtual absl::StatusOr<BuildCacheEntry> FindBuildCache(absl::string_view key) const;
+  // Scan results. RecordScanResult stores `result` (replacing an earlier result of the same
+  // scanner for the same manifest); NOT_FOUND when the manifest is not a stored image,
+  // INVALID_ARGUMENT for an empty scanner name. A result's report blob is live for GC for as
+  // long as the result exists; results go with their image (DeleteImage). ScanResults returns
+  // the results for `manifest` sorted by scanner name (empty when none). The defaults answer
+  // UNIMPLEMENTED (an index without scan support).
+  virtual absl::Status RecordScanResult(const ScanResultRecord& result);
+  virtual absl::StatusOr<std::vector<ScanResultRecord>> ScanResults(const Digest& manifest) const;
 };
 
 struct SqliteImageIndexOptions {

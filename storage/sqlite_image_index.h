@@ -54,6 +54,8 @@ class SqliteImageIndex final : public ImageIndex {
       absl::string_view registry, const Digest& digest) const override;
   absl::Status PutBuildCache(const BuildCacheEntry& entry) override;
   absl::StatusOr<BuildCacheEntry> FindBuildCache(absl::string_view key) const override;
+  absl::Status RecordScanResult(const ScanResultRecord& result) override;
+  absl::StatusOr<std::vector<ScanResultRecord>> ScanResults(const Digest& manifest) const override;
   int schema_version() const override { return version_; }
 
   // A digest read back from our own rows; a malformed one means the file was damaged or edited

@@ -170,6 +170,7 @@ absl::StatusOr<std::vector<Digest>> SqliteImageIndex::LiveBlobs(int64_t now_unix
   SLIPWAY_ASSIGN_OR_RETURN(auto tx, Tx::Begin(*db_, Tx::Kind::kRead));
   SLIPWAY_ASSIGN_OR_RETURN(auto q, db_->Prepare(
       "SELECT blob_digest FROM image_blobs"
+      " UNION SELECT report_digest FROM scan_results WHERE report_digest IS NOT NULL"
       " UNION SELECT lb.digest FROM lease_blobs lb JOIN leases l ON l.id = lb.lease_id"
       " WHERE l.expires_unix > ? ORDER BY 1"));
   q.Bind(1, now_unix);

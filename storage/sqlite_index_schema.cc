@@ -108,6 +108,31 @@ CREATE TABLE build_cache (
 );
 CREATE INDEX build_cache_by_digest ON build_cache (digest);
 )sql"},
+    // Scan results: depends on no migration but the first (`images`).
+    {6, "scan results per manifest and scanner", R"sql(
+CREATE TABLE scan_results (
+  manifest_digest   TEXT    NOT NULL REFERENCES images (manifest_digest) ON DELETE CASCADE,
+  scanner           TEXT    NOT NULL,
+  scanner_version   TEXT    NOT NULL DEFAULT '',
+  passed            INTEGER NOT NULL,
+  exit_code         INTEGER NOT NULL,
+  critical          INTEGER NOT NULL DEFAULT 0,
+  high              INTEGER NOT NULL DEFAULT 0,
+  medium            INTEGER NOT NULL DEFAULT 0,
+  low               INTEGER NOT NULL DEFAULT 0,
+  unknown           INTEGER NOT NULL DEFAULT 0,
+  summary_known     INTEGER NOT NULL DEFAULT 0,
+  report_digest     TEXT,
+  report_media_type TEXT    NOT NULL DEFAULT '',
+  report_size       INTEGER NOT NULL DEFAULT 0,
+  message           TEXT    NOT NULL DEFAULT '',
+  source            TEXT    NOT NULL DEFAULT '',
+  duration_ms       INTEGER NOT NULL DEFAULT 0,
+  recorded_unix     INTEGER NOT NULL,
+  PRIMARY KEY (manifest_digest, scanner)
+);
+CREATE INDEX scan_results_by_report ON scan_results (report_digest);
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -343,6 +343,28 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(absl::string_view re
   return m;
 }
 
+absl::StatusOr<std::optional<std::string>> RegistryClient::GetReferrers(
+    absl::string_view repository, const Digest& digest, const CallOptions& co) {
+  SLIPWAY_RETURN_IF_ERROR(ValidateRepository(repository));
+  Call call;
+  call.path = absl::StrCat("/v2/", repository, "/referrers/", digest.ToString());
+  call.headers.Add("Accept", "application/vnd.oci.image.index.v1+json");
+  call.scopes = {RepositoryScope(repository, false)};
+  call.follow_redirects = true;
+  call.max_body_bytes = kMaxManifestBytes;
+  SLIPWAY_ASSIGN_OR_RETURN(HttpResponse resp, Execute(call, co));
+  if (resp.status == 404) return std::optional<std::string>();
+  if (resp.status != 200) {
+    return HttpError(resp, absl::StrCat("GET referrers ", repository, "@", digest.ToString()));
+  }
+  std::string type = resp.headers.Get("Content-Type").value_or("");
+  // A registry without the API may answer its catch-all route with something else entirely.
+  if (!absl::StartsWith(type, "application/vnd.oci.image.index.v1+json")) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(std::move(resp.body));
+}
+
 absl::StatusOr<std::optional<ManifestHead>> RegistryClient::HeadManifest(
     absl::string_view repository, absl::string_view reference, const CallOptions& co) {
   SLIPWAY_RETURN_IF_ERROR(ValidateRepository(repository));

@@ -163,6 +163,13 @@ class RegistryClient {
                                      absl::string_view media_type, absl::string_view bytes,
                                      const CallOptions& call = {});
 
+  // GET /v2/<repository>/referrers/<digest> (OCI distribution 1.1): the referrers index when
+  // the registry implements the API; nullopt when it answers 404 (no referrers API — clients
+  // then use the "sha256-<hex>" tag schema). RESOURCE_EXHAUSTED over 4 MiB.
+  absl::StatusOr<std::optional<std::string>> GetReferrers(absl::string_view repository,
+                                                          const Digest& digest,
+                                                          const CallOptions& call = {});
+
   // The latest Docker Hub rate-limit headers seen on any response.
   std::optional<RateLimit> last_rate_limit() const;
   // "https://host:port" or "http://host:port" currently used.

@@ -174,11 +174,17 @@ grpc::Status SlipwayService::Push(grpc::ServerContext* context, const v1::PushRe
   if (!target.ok()) return scope.Finish(target.status());
   absl::Status auth = FillCredentialsFromAuthFile(*target, "target");
   if (!auth.ok()) return scope.Finish(auth);
+  // The ref is resolved once: the digest gated is the digest pushed.
   auto image = ResolveRef(request->ref());
   if (!image.ok()) return scope.Finish(image.status());
+  absl::Status gate = CheckPushGate(*image, request->gate());
+  if (!gate.ok()) return scope.Finish(gate);
   ProgressStream stream(writer);
   push::PushContext ctx = MakeContext(context, stream);
   push::PushOutcome outcome = push_engine_->Push(*image, *target, ctx);
+  if (outcome.status.ok() && (request->attach_scan_reports() || options_.attach_reports_on_push)) {
+    outcome.status = AttachScanReports(*image, *target, ctx.deadline);
+  }
   stream.Done(0, *target, outcome);
   scope.log().info("[req={}] push {} to {}/{}: {} ({} uploaded, {} mounted, {} present, {} bytes)",
                    scope.id(), image->manifest.digest.ToString(), target->registry,
@@ -206,13 +212,25 @@ grpc::Status SlipwayService::PushMany(grpc::ServerContext* context,
     if (!auth.ok()) return scope.Finish(auth);
     targets.push_back(*std::move(t));
   }
+  // The ref is resolved once: the digest gated is the digest pushed.
   auto image = ResolveRef(request->ref());
   if (!image.ok()) return scope.Finish(image.status());
+  absl::Status gate = CheckPushGate(*image, request->gate());
+  if (!gate.ok()) return scope.Finish(gate);
   ProgressStream stream(writer);
   push::PushContext ctx = MakeContext(context, stream);
   auto outcomes = push_engine_->PushMany(
       *image, targets, ctx,
-      [&](int i, const push::PushOutcome& o) { stream.Done(i, targets[i], o); });
+      [&](int i, const push::PushOutcome& o) {
+        if (o.status.ok() &&
+            (request->attach_scan_reports() || options_.attach_reports_on_push)) {
+          push::PushOutcome with_reports = o;
+          with_reports.status = AttachScanReports(*image, targets[i], ctx.deadline);
+          stream.Done(i, targets[i], with_reports);
+          return;
+        }
+        stream.Done(i, targets[i], o);
+      });
   int failed = 0;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     if (!outcomes[i].status.ok()) ++failed;

@@ -88,12 +88,6 @@ absl::StatusOr<ImageRecord> SlipwayService::ResolveRef(const std::string& ref) c
 
 // Build lives in build_handler.cc.
 
-grpc::Status SlipwayService::Scan(grpc::ServerContext* context, const v1::ScanRequest* request,
-                                  v1::ScanResponse* response) {
-  RpcScope scope("Scan", context, metrics_, request_ids_, *log_);
-  return scope.Finish(NotYet("Scan", "scan hooks", 7));
-}
-
 grpc::Status SlipwayService::GetImage(grpc::ServerContext* context,
                                       const v1::GetImageRequest* request, v1::Image* response) {
   RpcScope scope("GetImage", context, metrics_, request_ids_, *log_);

@@ -10,6 +10,7 @@
 #include "server/common/metrics.h"
 #include "server/push/pusher.h"
 #include "server/registry/docker_config.h"
+#include "server/scan/scan_config.h"
 #include "slipway/v1/slipway.grpc.pb.h"
 #include "storage/blob_store.h"
 #include "storage/garbage_collector.h"
@@ -22,6 +23,9 @@ class PushEngine;
 namespace build {
 class Builder;
 }
+namespace scan {
+class Scanner;
+}
 
 struct SlipwayServiceOptions {
   int64_t gc_grace_seconds = 3600;  // used when a request asks for the server's default
@@ -32,6 +36,13 @@ struct SlipwayServiceOptions {
   // Runs Build requests once their context has been received (server/build/builder.h). Null:
   // Build answers UNIMPLEMENTED "native builder not configured". Not owned.
   build::Builder* builder = nullptr;
+  // Scan hooks; null = Scan answers FAILED_PRECONDITION (no hooks). Not owned.
+  scan::Scanner* scanner = nullptr;
+  // The server's push gate (require none by default) and the scanners it names by default.
+  scan::GatePolicy push_gate;
+  // The token RecordScan callers must present; "" = RecordScan is refused.
+  std::string record_scan_token;
+  bool attach_reports_on_push = false;  // scan.attach_reports_on_push
 };
 
 // The gRPC handlers: proto ⇄ storage, status mapping, per-RPC metrics and request ids. Thin by
@@ -58,6 +69,8 @@ class SlipwayService final : public v1::Slipway::Service {
                            grpc::ServerWriter<v1::ExportImageChunk>* writer) override;
   grpc::Status Scan(grpc::ServerContext* context, const v1::ScanRequest* request,
                     v1::ScanResponse* response) override;
+  grpc::Status RecordScan(grpc::ServerContext* context, const v1::RecordScanRequest* request,
+                          v1::RecordScanResponse* response) override;
   grpc::Status Push(grpc::ServerContext* context, const v1::PushRequest* request,
                     grpc::ServerWriter<v1::PushProgress>* writer) override;
   grpc::Status PushMany(grpc::ServerContext* context, const v1::PushManyRequest* request,
@@ -82,6 +95,15 @@ class SlipwayService final : public v1::Slipway::Service {
   // A push target without credentials gets them from options_.registry_auth, if configured.
   absl::Status FillCredentialsFromAuthFile(push::PushTarget& target,
                                            const std::string& field) const;
+
+  // The push gate (server policy tightened by `gate`) for the exact stored digest of `image`:
+  // OK, or FAILED_PRECONDITION naming the digest and the missing or failing scanners.
+  absl::Status CheckPushGate(const ImageRecord& image, const v1::ScanGate& gate) const;
+
+  // After a successful push: attaches every stored scan report of `image` to the pushed
+  // manifest in `target` as an OCI referrer (tag-schema fallback without a referrers API).
+  absl::Status AttachScanReports(const ImageRecord& image, const push::PushTarget& target,
+                                 absl::Time deadline) const;
 
   const SlipwayServiceOptions options_;
   BlobStore& blobs_;

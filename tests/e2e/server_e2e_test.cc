@@ -85,9 +85,9 @@ TEST(ServerE2eTest, UnimplementedRpcsSayWhenTheyLand) {
     auto stream = stub->Build(ctx.get());
     stream->WritesDone();
     grpc::Status s = stream->Finish();
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-    EXPECT_THAT(s.error_message(), HasSubstr("Build is not implemented yet"));
-    EXPECT_THAT(s.error_message(), HasSubstr("issue 4"));
+    // The native builder has landed: a stream without a BuildSpec is refused by name.
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("spec"));
   }
   {
     auto ctx = Ctx();
@@ -115,8 +115,9 @@ TEST(ServerE2eTest, UnimplementedRpcsSayWhenTheyLand) {
   {
     v1::ScanResponse response;
     grpc::Status s = stub->Scan(Ctx().get(), v1::ScanRequest(), &response);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-    EXPECT_THAT(s.error_message(), HasSubstr("scan hooks (issue 7)"));
+    // Scan hooks have landed: a request without a ref is refused by name.
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("ref"));
   }
 }
 
@@ -208,7 +209,7 @@ TEST(ServerE2eTest, MetricsServeRpcCounters) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("slipway_rpc_requests_total{code=\"OK\",method=\"ListImages\"} 1"));
   EXPECT_THAT(r.out,
-              HasSubstr("slipway_rpc_requests_total{code=\"UNIMPLEMENTED\",method=\"Scan\"} 1"));
+              HasSubstr("slipway_rpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"Scan\"} 1"));
   EXPECT_THAT(r.out, HasSubstr("slipway_rpc_duration_seconds_bucket{method=\"ListImages\""));
   EXPECT_THAT(r.out, HasSubstr("slipway_store_bytes"));
   EXPECT_THAT(r.out, HasSubstr("slipway_rpc_in_flight{method=\"ListImages\"} 0"));

@@ -289,6 +289,7 @@ TEST_F(ImageIndexTest, MigratesAnOlderFileForward) {
     ASSERT_TRUE((*db)->Exec("DROP TABLE lease_blobs; DROP TABLE leases; DROP TABLE blob_usage;"
                             "DROP TABLE layer_compression; DROP TABLE blob_locations;"
                             "DROP TABLE build_cache;"
+                            "DROP TABLE IF EXISTS scan_results;"
                             "DELETE FROM schema_migrations WHERE version > 1;"
                             "PRAGMA user_version = 1;").ok());
   }
