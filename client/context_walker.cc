@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "storage/digest.h"
+#include "storage/file_util.h"
 #include "storage/path_pattern.h"
 
 namespace slipway::client {
@@ -36,28 +37,6 @@ struct Found {
 
 int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
-bool ReadSmallFile(const std::string& path, std::string* out, int* err) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *err = errno;
-    return false;
-  }
-  char buf[1 << 14];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *err = errno;
-      ::close(fd);
-      return false;
-    }
-    if (n == 0) break;
-    out->append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return true;
 }
 
 class Walker {
@@ -176,16 +155,17 @@ absl::StatusOr<ContextListing> WalkContext(const ContextWalkOptions& options) {
 
   // .dockerignore: next to the Dockerfile ("<Dockerfile>.dockerignore") wins over the root's.
   std::string ignore_text;
-  int err = 0;
   std::vector<std::string> candidates;
   if (!options.dockerfile_path.empty()) candidates.push_back(options.dockerfile_path + ".dockerignore");
   candidates.push_back(listing.root + "/.dockerignore");
   for (const auto& c : candidates) {
-    if (ReadSmallFile(c, &ignore_text, &err)) {
+    absl::StatusOr<std::string> text = ReadFileToString(c);
+    if (text.ok()) {
+      ignore_text = *std::move(text);
       listing.ignore_file = c;
       break;
     }
-    if (err != ENOENT && err != ENOTDIR) return IoError("cannot read", c, err);
+    if (!absl::IsNotFound(text.status())) return text.status();
   }
   auto ignore = IgnoreMatcher::Parse(ignore_text, listing.ignore_file);
   if (!ignore.ok()) return ignore.status();

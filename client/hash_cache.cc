@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "storage/file_util.h"
 
 namespace slipway::client {
 namespace {
@@ -19,24 +20,6 @@ namespace {
 //   <size> <mtime_ns> <ctime_ns> <inode> <dev> <64 hex>\t<absolute path>\n
 // Paths may contain anything but '\n' and '\0'; files with a '\n' in the path are not cached.
 constexpr absl::string_view kHeader = "slipway-hash-cache v1\n";
-
-bool ReadWholeFile(const std::string& path, std::string* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return false;
-    }
-    if (n == 0) break;
-    out->append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return true;
-}
 
 bool MakeDirs(const std::string& dir) {
   if (dir.empty()) return false;
@@ -82,7 +65,9 @@ HashCache HashCache::Load(const std::string& cache_dir, const std::string& conte
   // One file per context root keeps files small (fast to load) and pruning trivial.
   cache.file_ = absl::StrCat(cache_dir, "/hashes-", Sha256Of(context_root).hex().substr(0, 24));
   std::string text;
-  if (!ReadWholeFile(cache.file_, &text)) return cache;
+  absl::StatusOr<std::string> read = ReadFileToString(cache.file_);
+  if (!read.ok()) return cache;
+  text = *std::move(read);
   auto corrupt = [&cache] {
     cache.entries_.clear();
     cache.loaded_corrupt_ = true;

@@ -12,9 +12,17 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "client/commands.h"
+#include "storage/file_util.h"
 
 namespace slipway::client {
 namespace {
+
+bool ReadInto(const std::string& path, std::string* out) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return false;
+  *out = *std::move(text);
+  return true;
+}
 
 std::string Summary(const v1::SeveritySummary& s) {
   return absl::StrFormat("critical=%d high=%d medium=%d low=%d unknown=%d", s.critical(),
@@ -32,15 +40,6 @@ void PrintResult(const v1::HookResult& r) {
               << ", " << r.report().media_type() << ")\n";
   }
   if (!r.message().empty()) std::cout << "  " << r.message() << "\n";
-}
-
-bool ReadWholeFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return !in.bad();
 }
 
 }  // namespace
@@ -98,7 +97,7 @@ int RunRecordScan(Connection& conn, const std::vector<std::string>& raw) {
     if (name == "--medium") request.mutable_summary()->set_medium(n);
     if (name == "--low") request.mutable_summary()->set_low(n);
     if (name == "--unknown") request.mutable_summary()->set_unknown(n);
-    if (name == "--report" && !ReadWholeFile(value, request.mutable_report())) {
+    if (name == "--report" && !ReadInto(value, request.mutable_report())) {
       return Fail("record-scan", "--report: cannot read " + value);
     }
   }
@@ -110,7 +109,7 @@ int RunRecordScan(Connection& conn, const std::vector<std::string>& raw) {
   }
   if (!token_file.empty()) {
     std::string text;
-    if (!ReadWholeFile(token_file, &text)) {
+    if (!ReadInto(token_file, &text)) {
       return Fail("record-scan", "cannot read the record-scan token file " + token_file);
     }
     token = std::string(absl::StripAsciiWhitespace(text.substr(0, text.find('\n'))));

@@ -2,8 +2,8 @@
 # The main job, end to end on one machine: install, build, start slipwayd on its embedded
 # defaults, and take an image through the store — import, list, tag, export in two formats —
 # and push it to two local registries — checking every step with tools nobody here wrote
-# (skopeo, umoci) — and build an image from a Dockerfile. Later issues extend it to
-# build → scan → push.
+# (skopeo, umoci) — then build an image from a Dockerfile, scan it, and push it through the
+# scan gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -117,6 +117,32 @@ echo "(the second push found every blob and the manifest already there)"
 "$slipway" push demo/app:v1 "127.0.0.1:$port_b/team/app:v1" --insecure | tail -1
 skopeo --insecure-policy copy -q --src-tls-verify=false "docker://127.0.0.1:$port_b/team/app:v1" "oci:$work/app-pulled:v1"
 echo "the built image, pushed, pulled back by skopeo with every blob verified"
+
+step "build, scan, push: slipwayd restarted with a scan hook and a push gate (require all)"
+cat > "$work/slipwayd.json" <<JSON
+{"scan": {"hooks": [{"name": "secret-scan", "timeout": "60s",
+                     "argv": ["$PWD/deploy/hooks/secret-scan.sh", "{oci_dir}", "{report}"],
+                     "version": "demo-1"}],
+          "push_gate": {"require": "all"}}}
+JSON
+kill -TERM "$daemon_pid"; wait "$daemon_pid" || true
+"$slipwayd" --config "$work/slipwayd.json" >> "$work/slipwayd.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 1 100); do "$slipway" images > /dev/null 2>&1 && break; sleep 0.1; done
+echo "pushing before any scan is refused by the gate:"
+if "$slipway" push demo/app:v1 "127.0.0.1:$port_a/gated/app:v1" --insecure; then
+  echo "the gate let an unscanned image through"; exit 1
+fi
+"$slipway" scan demo/app:v1
+"$slipway" push demo/app:v1 "127.0.0.1:$port_a/gated/app:v1" --insecure | tail -1
+echo "an image that ships a private key fails the scan, and the gate keeps it out:"
+echo "-----BEGIN OPENSSH PRIVATE KEY-----" > "$work/app/id_rsa"
+printf 'FROM demo/app:v1\nCOPY id_rsa /root/.ssh/id_rsa\n' > "$work/Dockerfile.leaky"
+"$slipway" build -q -f "$work/Dockerfile.leaky" -t demo/leaky:v1 "$work/app"
+if "$slipway" scan demo/leaky:v1; then echo "the scan missed the key"; exit 1; fi
+if "$slipway" push demo/leaky:v1 "127.0.0.1:$port_a/gated/leaky:v1" --insecure; then
+  echo "the gate let a failed image through"; exit 1
+fi
 
 step "metrics"
 curl -fsS http://127.0.0.1:9464/metrics | grep -E '^slipway_(rpc_requests_total|store_|push_total|push_bytes_total)' | head -12 || true

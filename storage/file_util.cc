@@ -14,6 +14,7 @@ absl::Status ErrnoStatus(int err, absl::string_view op, absl::string_view path) 
   std::string msg = absl::StrCat(op, " ", path, ": ", strerror(err));
   switch (err) {
     case ENOENT:
+    case ENOTDIR:
       return absl::NotFoundError(msg);
     case ENOSPC:
     case EDQUOT:
@@ -66,6 +67,26 @@ absl::Status MakeDir(const std::string& dir) {
     return absl::OkStatus();
   }
   return ErrnoStatus(err, "mkdir", dir);
+}
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return ErrnoStatus(err, "read", path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
 }
 
 }  // namespace slipway

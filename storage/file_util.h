@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace slipway {
@@ -24,6 +25,10 @@ absl::Status FsyncDir(const std::string& dir);
 
 // Creates `dir` (one level) if absent; OK if it already exists as a directory.
 absl::Status MakeDir(const std::string& dir);
+
+// The whole file at `path` (small files: configs, caches, tokens, reports). Errors as
+// ErrnoStatus: NOT_FOUND when it (or a parent directory) does not exist.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 }  // namespace slipway
 

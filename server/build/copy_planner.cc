@@ -52,7 +52,6 @@
 namespace slipway::build {
 namespace {
 
-using copy_internal::CleanPath;
 using copy_internal::CollectSources;
 using copy_internal::Source;
 using copy_internal::ResolveInTree;

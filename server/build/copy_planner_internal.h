@@ -55,9 +55,6 @@ CopyPlannerDeps DefaultCopyPlannerDeps();
 
 namespace copy_internal {
 
-// "/a/./b/../c/" → "a/c": relative, no "." / ".." / empty components; ".." at the root stays at
-// the root. "" is the root.
-std::string CleanPath(absl::string_view path);
 // Resolves symlinks in `path` inside `tree` (a final symlink only with `follow_final`) without
 // ever leaving the tree's root; components past the first missing one are kept as written.
 // INVALID_ARGUMENT after 40 links (a loop). Other Stat errors are passed through.

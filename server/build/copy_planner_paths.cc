@@ -19,19 +19,6 @@ constexpr int kMaxSymlinks = 40;
 
 }  // namespace
 
-std::string CleanPath(absl::string_view path) {
-  std::vector<absl::string_view> parts;
-  for (absl::string_view part : absl::StrSplit(path, '/')) {
-    if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();  // ".." at the root stays at the root
-      continue;
-    }
-    parts.push_back(part);
-  }
-  return absl::StrJoin(parts, "/");
-}
-
 bool HasWildcard(absl::string_view pattern) {
   for (size_t i = 0; i < pattern.size(); ++i) {
     char c = pattern[i];

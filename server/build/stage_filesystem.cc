@@ -15,20 +15,6 @@
 namespace slipway::build {
 namespace {
 
-// Lexically cleans a tree path: no leading "/", "." dropped, ".." stops at the root.
-std::string CleanPath(absl::string_view path) {
-  std::vector<std::string> parts;
-  for (absl::string_view p : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    if (p == ".") continue;
-    if (p == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.emplace_back(p);
-  }
-  return absl::StrJoin(parts, "/");
-}
-
 std::string ParentOf(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? "" : path.substr(0, slash);

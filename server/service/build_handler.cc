@@ -51,6 +51,7 @@ class StreamObserver : public build::BuildObserver {
       : stream_(stream), cancelled_(cancelled) {}
 
   void OnEvent(const v1::BuildEvent& event) override {
+    if (event.state() == v1::BuildEvent::DONE && event.bytes() > 0) wrote_layers_.store(true);
     v1::BuildServerMessage msg;
     *msg.mutable_event() = event;
     Write(msg);
@@ -71,8 +72,11 @@ class StreamObserver : public build::BuildObserver {
     }
     return true;
   }
+  // Whether the build wrote a layer (a step that did work and produced bytes).
+  bool wrote_layers() const { return wrote_layers_.load(); }
 
  private:
+  std::atomic<bool> wrote_layers_{false};
   absl::Mutex mu_;
   BuildStream* stream_;
   std::atomic<bool>* cancelled_;
@@ -156,7 +160,10 @@ grpc::Status SlipwayService::Build(grpc::ServerContext* context, BuildStream* st
   if (!tree.ok()) return scope.Finish(tree.status());
   scope.log().info("[req={}] build context: {} entries, {} blobs uploaded, {} bytes received",
                    scope.id(), entries, missing, receiver.bytes_received());
-  RefreshStoreGauges();
+  // The store gauges are recomputed by listing the whole store: only when something was added,
+  // so a warm build stays O(context), not O(store). (A warm build's new config and manifest,
+  // a few KiB, show at the next refresh.)
+  if (missing > 0) RefreshStoreGauges();
 
   std::atomic<bool> cancelled{false};
   StreamObserver observer(stream, &cancelled);
@@ -181,7 +188,7 @@ grpc::Status SlipwayService::Build(grpc::ServerContext* context, BuildStream* st
   auto image = options_.builder->Build(request, observer);
   build_done.Notify();
   watcher.join();
-  RefreshStoreGauges();
+  if (observer.wrote_layers()) RefreshStoreGauges();
 
   if (!image.ok()) {
     if (cancelled.load() && !absl::IsCancelled(image.status())) {

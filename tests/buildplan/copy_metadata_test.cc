@@ -326,7 +326,7 @@ TEST_F(CopyMetadataTest, NoCommandIsInvalid) {
 // ---- path helpers ----
 
 TEST(CopyPathsTest, CleanPath) {
-  using build::copy_internal::CleanPath;
+  using build::CleanPath;
   EXPECT_EQ(CleanPath("/a/./b/../c/"), "a/c");
   EXPECT_EQ(CleanPath("../../x"), "x");
   EXPECT_EQ(CleanPath("/"), "");

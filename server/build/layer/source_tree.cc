@@ -6,10 +6,24 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "storage/path_pattern.h"
 
 namespace slipway::build {
+
+std::string CleanPath(absl::string_view path) {
+  std::vector<absl::string_view> parts;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();  // ".." at the root stays at the root
+      continue;
+    }
+    parts.push_back(part);
+  }
+  return absl::StrJoin(parts, "/");
+}
 namespace {
 
 bool HasWildcard(absl::string_view component) {

@@ -11,6 +11,10 @@
 
 namespace slipway::build {
 
+// Lexically cleans a path inside a tree: no leading "/", "." and empty components dropped, ".."
+// pops a component and stays at the root ("../../x" is "x"). "" is the root.
+std::string CleanPath(absl::string_view path);
+
 // A read-only tree COPY/ADD take files from: the build context, a stage's or an image's
 // filesystem, an extracted archive. Paths are relative to the tree's root ("a/b"; a leading "/"
 // is accepted and ignored); resolution never leaves the root (".." at the root stays at the
