@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/build/layer/source_tree.h"
 #include "slipway/v1/slipway.pb.h"
@@ -37,6 +38,11 @@ class Builder {
   // a missing base image or COPY source, CANCELLED); a failed build tags nothing.
   virtual absl::StatusOr<v1::Image> Build(const BuildRequest& request,
                                           BuildObserver& observer) = 0;
+
+  // Checks what can be checked before the context is received (the Dockerfile parses, the
+  // stages plan, the target exists), so a broken Dockerfile costs no upload. Same errors as
+  // Build. The default accepts everything.
+  virtual absl::Status Check(const v1::BuildSpec& spec) { return absl::OkStatus(); }
 };
 
 }  // namespace slipway::build

@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -89,6 +91,30 @@ NativeBuilder::NativeBuilder(const NativeBuilderOptions& options, BlobStore& sto
       index_(index),
       unpacked_(unpacked),
       puller_(std::move(puller)) {}
+
+absl::Status NativeBuilder::Check(const v1::BuildSpec& spec) {
+  const std::string file_name =
+      spec.dockerfile_name().empty() ? "Dockerfile" : spec.dockerfile_name();
+  SLIPWAY_ASSIGN_OR_RETURN(ParsedDockerfile dockerfile, ParseDockerfile(spec.dockerfile(),
+                                                                        file_name));
+  std::map<std::string, std::string> build_args(spec.build_args().begin(),
+                                                spec.build_args().end());
+  SLIPWAY_ASSIGN_OR_RETURN(StagePlan plan, PlanStages(dockerfile, build_args));
+  if (!spec.target().empty()) {
+    const std::string wanted = absl::AsciiStrToLower(spec.target());
+    for (const StageDefinition& stage : plan.stages) {
+      if (stage.name == wanted) return absl::OkStatus();
+    }
+    int index = 0;
+    if (absl::SimpleAtoi(spec.target(), &index) && index >= 0 &&
+        index < static_cast<int>(plan.stages.size())) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("target: no stage named \"", spec.target(), "\" in ", file_name));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
                                                BuildObserver& observer) {

@@ -34,6 +34,7 @@ class NativeBuilder : public Builder {
                 UnpackedLayers& unpacked, BaseImagePuller puller);
 
   absl::StatusOr<v1::Image> Build(const BuildRequest& request, BuildObserver& observer) override;
+  absl::Status Check(const v1::BuildSpec& spec) override;
 
  private:
   NativeBuilderOptions options_;

@@ -145,6 +145,9 @@ grpc::Status SlipwayService::Build(grpc::ServerContext* context, BuildStream* st
   }
   absl::Status valid = ValidateSpec(first.spec());
   if (!valid.ok()) return scope.Finish(valid);
+  // A Dockerfile that cannot build fails before any context byte is received or stored.
+  valid = options_.builder->Check(first.spec());
+  if (!valid.ok()) return scope.Finish(valid);
 
   auto lease = index_.CreateLease(kBuildLeaseSeconds);
   if (!lease.ok()) return scope.Finish(lease.status());

@@ -1,6 +1,7 @@
 // `slipway build` against the real slipwayd: cache behaviour, errors, stages, base images from
 // the store and from a registry. (Filesystem equivalence with buildah: tests/builddiff.)
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -171,10 +172,23 @@ TEST_F(ClientBuildTest, BadDockerfilesNameFileAndLineAndStoreNoImage) {
       {"FROM scratch\nCOPY a.txt /a\nCOPY nothere.txt /x\n", "nothere.txt"},
       {"FROM localhost/absent:1\nCOPY a.txt /a\n", "Dockerfile:1:"},
   };
-  for (const Case& c : cases) {
+  auto blob_count = [this] {
+    int n = 0;
+    for (const auto& e :
+         std::filesystem::directory_iterator(server_->data_dir() + "/blobs/sha256")) {
+      (void)e;
+      ++n;
+    }
+    return n;
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const int blobs_before = blob_count();
     BuildOutput out = Build(c.dockerfile, {"-t", "demo/bad:1"});
     EXPECT_NE(out.exit_code, 0) << c.dockerfile;
     EXPECT_THAT(out.all, HasSubstr(c.expected)) << c.dockerfile;
+    // The first three cannot parse: refused before any context file is uploaded.
+    if (i < 3) EXPECT_EQ(blob_count(), blobs_before) << c.dockerfile;
   }
   ProcessResult images = Slipway({"images"});
   EXPECT_EQ(images.exit_code, 0);
