@@ -49,7 +49,7 @@ int BuildUsage(const std::string& cause) {
   std::cerr << "slipway build: " << cause << "\n"
             << "usage: slipway build [-f FILE] [-t TAG]... [--build-arg K[=V]]... [--target STAGE]\n"
             << "       [--no-cache] [--platform OS/ARCH[/VARIANT]] [--label K=V]...\n"
-            << "       [--format oci|docker] [--source-date-epoch N] [--iidfile PATH] [--json]\n"
+            << "       [--format oci|docker] [--compression gzip|zstd] [--source-date-epoch N] [--iidfile PATH] [--json]\n"
             << "       [--quiet] CONTEXT_DIR\n";
   return kExitUsage;
 }
@@ -58,7 +58,8 @@ int BuildUsage(const std::string& cause) {
 std::string ParseBuildFlags(const std::vector<std::string>& raw, BuildFlags* out) {
   Args args = SplitArgs(raw,
                         {"-f", "--file", "-t", "--tag", "--build-arg", "--target", "--platform",
-                         "--label", "--format", "--source-date-epoch", "--iidfile"},
+                         "--label", "--format", "--compression", "--source-date-epoch",
+                         "--iidfile"},
                         {"--no-cache", "--json", "--quiet", "-q"});
   if (!args.error.empty()) return args.error;
   if (args.positional.size() != 1) return "want exactly one CONTEXT_DIR";
@@ -103,6 +104,12 @@ std::string ParseBuildFlags(const std::vector<std::string>& raw, BuildFlags* out
       } else if (value != "oci") {
         return "--format: want oci or docker, got \"" + value + "\"";
       }
+    }
+    if (name == "--compression") {
+      if (value != "gzip" && value != "zstd") {
+        return "--compression: want gzip or zstd, got \"" + value + "\"";
+      }
+      spec.set_compression(value);
     }
     if (name == "--source-date-epoch") {
       int64_t epoch = 0;

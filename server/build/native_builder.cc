@@ -93,6 +93,15 @@ NativeBuilder::NativeBuilder(const NativeBuilderOptions& options, BlobStore& sto
       puller_(std::move(puller)) {}
 
 absl::Status NativeBuilder::Check(const v1::BuildSpec& spec) {
+  if (!spec.compression().empty() && spec.compression() != "gzip" &&
+      spec.compression() != "zstd") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec.compression: want \"gzip\" or \"zstd\", got \"", spec.compression(), "\""));
+  }
+  if (spec.compression() == "zstd" && spec.docker_media_types()) {
+    return absl::InvalidArgumentError(
+        "spec.compression: zstd layers need OCI media types (Docker's have no zstd layer type)");
+  }
   const std::string file_name =
       spec.dockerfile_name().empty() ? "Dockerfile" : spec.dockerfile_name();
   SLIPWAY_ASSIGN_OR_RETURN(ParsedDockerfile dockerfile, ParseDockerfile(spec.dockerfile(),
@@ -120,6 +129,7 @@ absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
                                                BuildObserver& observer) {
   const v1::BuildSpec& spec = request.spec;
   if (request.context == nullptr) return absl::InvalidArgumentError("build context: missing");
+  SLIPWAY_RETURN_IF_ERROR(Check(spec));
   const std::string file_name =
       spec.dockerfile_name().empty() ? "Dockerfile" : spec.dockerfile_name();
   SLIPWAY_ASSIGN_OR_RETURN(ParsedDockerfile dockerfile, ParseDockerfile(spec.dockerfile(),
@@ -160,6 +170,13 @@ absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
   run.no_cache = spec.no_cache();
   run.layer_options.compression = options_.compression;
   run.layer_options.level = options_.compression_level;
+  if (spec.compression() == "zstd") {
+    run.layer_options.compression = LayerCompressionKind::kZstd;
+    run.layer_options.level = 3;  // zstd's own default: fast, and smaller than gzip
+  } else if (spec.compression() == "gzip") {
+    run.layer_options.compression = LayerCompressionKind::kGzip;
+    run.layer_options.level = options_.compression_level;
+  }
   int64_t created_unix = absl::ToUnixSeconds(absl::Now());
   if (spec.source_date_epoch() > 0) {
     run.layer_options.source_date_epoch = spec.source_date_epoch();

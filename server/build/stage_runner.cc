@@ -308,6 +308,10 @@ class StageRunner {
                              SourcesFingerprint(copy, *source, identity));
     key_parts.push_back(fingerprint);
     key_parts.push_back(absl::StrCat("workdir=", config.WorkingDir()));
+    // The same files compressed another way are another layer.
+    key_parts.push_back(absl::StrCat(
+        "compression=", static_cast<int>(run_.layer_options.compression), "/",
+        run_.layer_options.level));
     key_parts.push_back(absl::StrCat("pending=", copy.link ? "" : pending_workdir_));
     // COPY --link does not look at the filesystem below it, so its layer does not depend on
     // the steps before it: its key leaves the parent out, and it hits even after they changed.

@@ -1,6 +1,7 @@
 // `slipway build` against the real slipwayd: cache behaviour, errors, stages, base images from
 // the store and from a registry. (Filesystem equivalence with buildah: tests/builddiff.)
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -11,7 +12,9 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
+#include "slipway/v1/slipway.grpc.pb.h"
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/support/registry_process.h"
 
@@ -138,6 +141,37 @@ TEST_F(ClientBuildTest, NoCacheRebuildsEveryLayerToTheSameBytes) {
   EXPECT_EQ(second.state_by_instruction["COPY --link b/ /b/"], "done");
   // Layers are deterministic: rebuilt from scratch, they are byte for byte the same.
   EXPECT_EQ(Layers(second.digest), Layers(first.digest));
+}
+
+// zstd on request: layers typed tar+zstd that zstd itself decompresses; the gzip build of
+// the same files stays cached apart. zstd with Docker media types is refused up front.
+TEST_F(ClientBuildTest, ZstdLayersOnRequest) {
+  BuildOutput gzip = Build(kTwoLinkedCopies);
+  ASSERT_EQ(gzip.exit_code, 0) << gzip.all;
+  BuildOutput zstd = Build(kTwoLinkedCopies, {"--compression", "zstd"});
+  ASSERT_EQ(zstd.exit_code, 0) << zstd.all;
+  EXPECT_EQ(zstd.state_by_instruction["COPY --link a.txt /a.txt"], "done");
+  std::string hex = zstd.digest.substr(7);
+  auto manifest = nlohmann::json::parse(
+      ReadFile(server_->data_dir() + "/blobs/sha256/" + hex), nullptr, false);
+  ASSERT_TRUE(manifest.is_object());
+  for (const auto& layer : manifest["layers"]) {
+    EXPECT_EQ(layer.value("mediaType", ""), "application/vnd.oci.image.layer.v1.tar+zstd");
+    std::string digest = layer.value("digest", "");
+    ProcessResult t = RunProcess(
+        {"/bin/sh", "-c", "zstd -dc '" + server_->data_dir() + "/blobs/sha256/" +
+                              digest.substr(7) + "' | tar -tf -"},
+        {}, absl::Seconds(30));
+    EXPECT_EQ(t.exit_code, 0) << t.err;
+  }
+  EXPECT_NE(Layers(zstd.digest), Layers(gzip.digest));
+  BuildOutput again = Build(kTwoLinkedCopies);
+  EXPECT_EQ(again.state_by_instruction["COPY --link a.txt /a.txt"], "cached");
+  EXPECT_EQ(Layers(again.digest), Layers(gzip.digest));
+
+  BuildOutput refused = Build(kTwoLinkedCopies, {"--compression", "zstd", "--format", "docker"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.all, HasSubstr("zstd"));
 }
 
 TEST_F(ClientBuildTest, CacheSurvivesARestart) {
@@ -273,6 +307,74 @@ TEST_F(ClientBuildTest, FromPullsFromARegistryWithCredentials) {
   ASSERT_EQ(again.exit_code, 0) << again.all;
   EXPECT_EQ(again.digest, out.digest);
   EXPECT_EQ(again.state_by_instruction["COPY a.txt /a.txt"], "cached");
+}
+
+// Runs the Build RPC directly (the CLI has no credential flags: those arrive with the step
+// client) for a Dockerfile that needs no context: spec, an empty listing, UploadDone.
+grpc::Status BuildWithoutContext(SlipwaydProcess& server, const v1::BuildSpec& spec,
+                                 std::string* digest) {
+  auto stub = v1::Slipway::NewStub(server.UnixChannel());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  auto stream = stub->Build(&ctx);
+  v1::BuildClientMessage msg;
+  *msg.mutable_spec() = spec;
+  stream->Write(msg);
+  msg.Clear();
+  msg.mutable_context_end();
+  stream->Write(msg);
+  v1::BuildServerMessage in;
+  if (stream->Read(&in) && in.has_need()) {
+    msg.Clear();
+    msg.mutable_upload_done();
+    stream->Write(msg);
+  }
+  stream->WritesDone();
+  while (stream->Read(&in)) {
+    if (in.has_result()) *digest = in.result().image().manifest().digest();
+  }
+  return stream->Finish();
+}
+
+// FROM pulls with the credentials the request carries for that registry (and only for it);
+// wrong ones fail with the registry's verdict and the Dockerfile line; the password never
+// reaches the log.
+TEST_F(ClientBuildTest, FromUsesTheRequestsBaseCredentials) {
+  RegistryProcessOptions options;
+  options.basic_auth = true;
+  auto registry = RegistryProcess::Start(options);
+  ASSERT_NE(registry, nullptr);
+  MakeOciLayout(dir_.Sub("oci"));
+  ProcessResult r = RunProcess(
+      {FindProgram("skopeo"), "copy", "--dest-tls-verify=false", "--dest-creds",
+       options.username + ":" + options.password, "oci:" + dir_.Sub("oci") + ":v1",
+       "docker://" + registry->host() + "/base/busybox:v1"},
+      {}, absl::Seconds(120));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  v1::BuildSpec spec;
+  spec.set_dockerfile(absl::StrCat("FROM ", registry->host(), "/base/busybox:v1\nLABEL built=yes\n"));
+  spec.add_tags("demo/creds:1");
+  auto* other = spec.add_base_credentials();  // for another registry: must not be used
+  other->set_registry("registry.example.com");
+  other->mutable_basic()->set_username("someone");
+  other->mutable_basic()->set_password("not-this-one");
+  auto* cred = spec.add_base_credentials();
+  cred->set_registry(registry->host());
+  cred->mutable_basic()->set_username(options.username);
+  cred->mutable_basic()->set_password("wrong-Canary-91c2");
+  std::string digest;
+  grpc::Status s = BuildWithoutContext(*server_, spec, &digest);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("Dockerfile:1:"));
+
+  cred->mutable_basic()->set_password(options.password);
+  s = BuildWithoutContext(*server_, spec, &digest);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(digest, ::testing::StartsWith("sha256:"));
+  EXPECT_THAT(Slipway({"images"}).out, HasSubstr("demo/creds:1"));
+  EXPECT_THAT(server_->Log(), Not(HasSubstr(options.password)));
+  EXPECT_THAT(server_->Log(), Not(HasSubstr("wrong-Canary-91c2")));
 }
 
 }  // namespace
