@@ -59,6 +59,11 @@ struct BuildRun {
   std::optional<int> StageIndex(const std::string& name_or_index, int from_stage) const;
 };
 
+// The stage named `name_or_index` (an "AS" name, case-insensitive, or an index) among the
+// first `before` stages of `plan`.
+std::optional<int> FindStage(const StagePlan& plan, const std::string& name_or_index,
+                             int before);
+
 // Runs stage `index` of `run` (waiting for the stages it names).
 absl::StatusOr<std::shared_ptr<const StageResult>> RunStage(BuildRun& run, int index);
 

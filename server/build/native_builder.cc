@@ -7,8 +7,6 @@
 #include <utility>
 
 #include "absl/random/random.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -82,17 +80,14 @@ void ToProtoImage(const ImageRecord& record, const std::vector<std::string>& tag
   for (const auto& t : tags) out->add_tags(FamiliarTag(t));
 }
 
-}  // namespace
+// What the spec alone determines: the parsed Dockerfile, its stages and the target.
+struct PlannedBuild {
+  ParsedDockerfile dockerfile;
+  StagePlan plan;
+  int target = 0;
+};
 
-NativeBuilder::NativeBuilder(const NativeBuilderOptions& options, BlobStore& store,
-                             ImageIndex& index, UnpackedLayers& unpacked, BaseImagePuller puller)
-    : options_(options),
-      store_(store),
-      index_(index),
-      unpacked_(unpacked),
-      puller_(std::move(puller)) {}
-
-absl::Status NativeBuilder::Check(const v1::BuildSpec& spec) {
+absl::StatusOr<PlannedBuild> PlanBuild(const v1::BuildSpec& spec) {
   if (!spec.compression().empty() && spec.compression() != "gzip" &&
       spec.compression() != "zstd") {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -104,50 +99,58 @@ absl::Status NativeBuilder::Check(const v1::BuildSpec& spec) {
   }
   const std::string file_name =
       spec.dockerfile_name().empty() ? "Dockerfile" : spec.dockerfile_name();
-  SLIPWAY_ASSIGN_OR_RETURN(ParsedDockerfile dockerfile, ParseDockerfile(spec.dockerfile(),
-                                                                        file_name));
-  std::map<std::string, std::string> build_args(spec.build_args().begin(),
-                                                spec.build_args().end());
-  SLIPWAY_ASSIGN_OR_RETURN(StagePlan plan, PlanStages(dockerfile, build_args));
+  PlannedBuild planned;
+  SLIPWAY_ASSIGN_OR_RETURN(planned.dockerfile, ParseDockerfile(spec.dockerfile(), file_name));
+  const std::map<std::string, std::string> build_args(spec.build_args().begin(),
+                                                      spec.build_args().end());
+  const PlatformSpec platform = RequestedPlatform(spec);
+  PlatformArgs platform_args;
+  platform_args.target_os = platform.os;
+  platform_args.target_arch = platform.architecture;
+  platform_args.target_variant = platform.variant;
+  SLIPWAY_ASSIGN_OR_RETURN(planned.plan,
+                           PlanStages(planned.dockerfile, build_args, platform_args));
+  const int stage_count = static_cast<int>(planned.plan.stages.size());
+  planned.target = stage_count - 1;
   if (!spec.target().empty()) {
-    const std::string wanted = absl::AsciiStrToLower(spec.target());
-    for (const StageDefinition& stage : plan.stages) {
-      if (stage.name == wanted) return absl::OkStatus();
+    std::optional<int> t = FindStage(planned.plan, spec.target(), stage_count);
+    if (!t.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("target: no stage named \"", spec.target(), "\" in ", file_name));
     }
-    int index = 0;
-    if (absl::SimpleAtoi(spec.target(), &index) && index >= 0 &&
-        index < static_cast<int>(plan.stages.size())) {
-      return absl::OkStatus();
-    }
-    return absl::InvalidArgumentError(
-        absl::StrCat("target: no stage named \"", spec.target(), "\" in ", file_name));
+    planned.target = *t;
   }
-  return absl::OkStatus();
+  return planned;
+}
+
+}  // namespace
+
+NativeBuilder::NativeBuilder(const NativeBuilderOptions& options, BlobStore& store,
+                             ImageIndex& index, UnpackedLayers& unpacked, BaseImagePuller puller)
+    : options_(options),
+      store_(store),
+      index_(index),
+      unpacked_(unpacked),
+      puller_(std::move(puller)) {}
+
+absl::Status NativeBuilder::Check(const v1::BuildSpec& spec) {
+  return PlanBuild(spec).status();
 }
 
 absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
                                                BuildObserver& observer) {
   const v1::BuildSpec& spec = request.spec;
   if (request.context == nullptr) return absl::InvalidArgumentError("build context: missing");
-  SLIPWAY_RETURN_IF_ERROR(Check(spec));
-  const std::string file_name =
-      spec.dockerfile_name().empty() ? "Dockerfile" : spec.dockerfile_name();
-  SLIPWAY_ASSIGN_OR_RETURN(ParsedDockerfile dockerfile, ParseDockerfile(spec.dockerfile(),
-                                                                        file_name));
+  SLIPWAY_ASSIGN_OR_RETURN(PlannedBuild planned, PlanBuild(spec));
+  const ParsedDockerfile& dockerfile = planned.dockerfile;
+  const StagePlan& plan = planned.plan;
   for (const std::string& notice : dockerfile.notices) {
     v1::BuildLog log;
     log.set_stream(v1::BuildLog::STDERR);
     log.set_line(notice);
     observer.OnLog(log);
   }
-  std::map<std::string, std::string> build_args(spec.build_args().begin(),
-                                                spec.build_args().end());
   const PlatformSpec platform = RequestedPlatform(spec);
-  PlatformArgs platform_args;
-  platform_args.target_os = platform.os;
-  platform_args.target_arch = platform.architecture;
-  platform_args.target_variant = platform.variant;
-  SLIPWAY_ASSIGN_OR_RETURN(StagePlan plan, PlanStages(dockerfile, build_args, platform_args));
 
   // Tags are checked before any work, so a bad one costs nothing.
   std::vector<std::string> tags;
@@ -184,17 +187,9 @@ absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
   }
   run.created = Rfc3339(created_unix);
 
-  // The target and the stages it needs.
+  // The stages the target needs.
   const int stage_count = static_cast<int>(plan.stages.size());
-  int target = stage_count - 1;
-  if (!spec.target().empty()) {
-    auto t = run.StageIndex(spec.target(), stage_count);
-    if (!t.has_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("target: no stage named \"", spec.target(), "\" in ", file_name));
-    }
-    target = *t;
-  }
+  const int target = planned.target;
   std::vector<std::set<int>> deps(stage_count);
   std::vector<bool> needed(stage_count, false);
   std::vector<int> todo{target};

@@ -427,14 +427,19 @@ std::string CacheKey(const std::vector<std::string>& parts) {
   return hasher.Finish().hex();
 }
 
-std::optional<int> BuildRun::StageIndex(const std::string& name_or_index, int from_stage) const {
+std::optional<int> FindStage(const StagePlan& plan, const std::string& name_or_index,
+                             int before) {
   const std::string lower = absl::AsciiStrToLower(name_or_index);
-  for (int i = 0; i < from_stage; ++i) {
-    if (!plan->stages[i].name.empty() && plan->stages[i].name == lower) return i;
+  for (int i = 0; i < before; ++i) {
+    if (!plan.stages[i].name.empty() && plan.stages[i].name == lower) return i;
   }
   int n = 0;
-  if (absl::SimpleAtoi(name_or_index, &n) && n >= 0 && n < from_stage) return n;
+  if (absl::SimpleAtoi(name_or_index, &n) && n >= 0 && n < before) return n;
   return std::nullopt;
+}
+
+std::optional<int> BuildRun::StageIndex(const std::string& name_or_index, int from_stage) const {
+  return FindStage(*plan, name_or_index, from_stage);
 }
 
 absl::StatusOr<std::shared_ptr<const StageResult>> RunStage(BuildRun& run, int index) {

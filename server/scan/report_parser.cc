@@ -118,4 +118,13 @@ std::optional<SeverityCounts> SummarizeReportFile(const std::string& path, int64
   return SummarizeReport(text);
 }
 
+void SetSummary(const SeverityCounts& counts, ScanResultRecord* result) {
+  result->summary_known = true;
+  result->critical = counts.critical;
+  result->high = counts.high;
+  result->medium = counts.medium;
+  result->low = counts.low;
+  result->unknown = counts.unknown;
+}
+
 }  // namespace slipway::scan

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/image_index.h"
 
 namespace slipway::scan {
 
@@ -28,6 +29,9 @@ std::optional<SeverityCounts> SummarizeReport(absl::string_view text);
 // Reads `path` (at most `max_bytes`; the caller has checked the size) and summarises it.
 // nullopt as above or when the file cannot be read.
 std::optional<SeverityCounts> SummarizeReportFile(const std::string& path, int64_t max_bytes);
+
+// Copies `counts` into the result's severity summary and marks the summary known.
+void SetSummary(const SeverityCounts& counts, ScanResultRecord* result);
 
 }  // namespace slipway::scan
 

@@ -193,12 +193,7 @@ absl::Status Scanner::FinishReport(const HookConfig& hook, const std::string& re
     if (stored.ok()) {
       r.report = *stored;
       if (auto counts = SummarizeReportFile(report, hook.max_report_bytes)) {
-        r.summary_known = true;
-        r.critical = counts->critical;
-        r.high = counts->high;
-        r.medium = counts->medium;
-        r.low = counts->low;
-        r.unknown = counts->unknown;
+        SetSummary(*counts, &r);
       }
     } else if (absl::IsResourceExhausted(stored.status())) {
       // Fail closed: a result whose evidence we could not keep does not pass.

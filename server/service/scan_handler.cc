@@ -140,12 +140,7 @@ grpc::Status SlipwayService::RecordScan(grpc::ServerContext* context,
     r.unknown = request->summary().unknown();
   } else if (!request->report().empty()) {
     if (auto counts = scan::SummarizeReport(request->report())) {
-      r.summary_known = true;
-      r.critical = counts->critical;
-      r.high = counts->high;
-      r.medium = counts->medium;
-      r.low = counts->low;
-      r.unknown = counts->unknown;
+      scan::SetSummary(*counts, &r);
     }
   }
   absl::Status s = index_.RecordScanResult(r);
