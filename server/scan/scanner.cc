@@ -223,25 +223,21 @@ absl::StatusOr<Scanner::HookRun> Scanner::RunHook(const HookConfig& hook,
   if (ec) return absl::InternalError(absl::StrCat("scan: cannot create ", dir, ": ", ec.message()));
   const std::string report = dir + "/report";
 
+  const std::string image_name =
+      options.image_name.empty() ? image.manifest.digest.ToString() : options.image_name;
   std::vector<std::pair<std::string, std::string>> subst = {
-      {"{digest}", image.manifest.digest.ToString()},
-      {"{image}", options.image_name.empty() ? image.manifest.digest.ToString()
-                                             : options.image_name},
-      {"{report}", report}};
+      {"{digest}", image.manifest.digest.ToString()}, {"{image}", image_name}, {"{report}", report}};
+  HookRun out;
+  ScanResultRecord& r = out.record;
+  r.manifest = image.manifest.digest;
+  r.scanner = hook.name;
+  r.scanner_version = ScannerVersion(hook);
+  r.source = "hook";
   if (hook.type == HookConfig::Type::kHttp) {
     SLIPWAY_ASSIGN_OR_RETURN(std::string archive, materialized.Archive(image));
-    HookRun out;
-    ScanResultRecord& r = out.record;
-    r.manifest = image.manifest.digest;
-    r.scanner = hook.name;
-    r.scanner_version = ScannerVersion(hook);
-    r.source = "hook";
     SLIPWAY_ASSIGN_OR_RETURN(
         HttpHookResult http,
-        RunHttpHook(hook, archive, image.manifest.digest,
-                    options.image_name.empty() ? image.manifest.digest.ToString()
-                                               : options.image_name,
-                    report));
+        RunHttpHook(hook, archive, image.manifest.digest, image_name, report));
     r.duration_ms = absl::ToInt64Milliseconds(http.duration);
     r.exit_code = http.http_status;  // for http hooks: the HTTP status (0 = no answer)
     r.passed = http.passed || (http.timed_out && hook.pass_on_timeout);
@@ -273,12 +269,6 @@ absl::StatusOr<Scanner::HookRun> Scanner::RunHook(const HookConfig& hook,
   run.memory_limit_bytes = hook.memory_limit_bytes;
   if (on_hook_start_) run.on_start = [&](pid_t pid) { on_hook_start_(hook.name, pid); };
 
-  HookRun out;
-  ScanResultRecord& r = out.record;
-  r.manifest = image.manifest.digest;
-  r.scanner = hook.name;
-  r.scanner_version = ScannerVersion(hook);
-  r.source = "hook";
   auto done = RunHookProcess(run);
   if (!done.ok()) {
     // A hook that cannot even start is a failed scan (closed), recorded like any other.

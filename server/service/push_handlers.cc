@@ -161,6 +161,15 @@ absl::Status SlipwayService::FillCredentialsFromAuthFile(push::PushTarget& targe
   return absl::OkStatus();
 }
 
+absl::StatusOr<ImageRecord> SlipwayService::ResolveGated(const std::string& ref,
+                                                         const v1::ScanGate& gate) const {
+  auto image = ResolveRef(ref);
+  if (!image.ok()) return image.status();
+  absl::Status passed = CheckPushGate(*image, gate);
+  if (!passed.ok()) return passed;
+  return image;
+}
+
 grpc::Status SlipwayService::Push(grpc::ServerContext* context, const v1::PushRequest* request,
                                   grpc::ServerWriter<v1::PushProgress>* writer) {
   RpcScope scope("Push", context, metrics_, request_ids_, *log_);
@@ -174,11 +183,8 @@ grpc::Status SlipwayService::Push(grpc::ServerContext* context, const v1::PushRe
   if (!target.ok()) return scope.Finish(target.status());
   absl::Status auth = FillCredentialsFromAuthFile(*target, "target");
   if (!auth.ok()) return scope.Finish(auth);
-  // The ref is resolved once: the digest gated is the digest pushed.
-  auto image = ResolveRef(request->ref());
+  auto image = ResolveGated(request->ref(), request->gate());
   if (!image.ok()) return scope.Finish(image.status());
-  absl::Status gate = CheckPushGate(*image, request->gate());
-  if (!gate.ok()) return scope.Finish(gate);
   ProgressStream stream(writer);
   push::PushContext ctx = MakeContext(context, stream);
   push::PushOutcome outcome = push_engine_->Push(*image, *target, ctx);
@@ -212,11 +218,8 @@ grpc::Status SlipwayService::PushMany(grpc::ServerContext* context,
     if (!auth.ok()) return scope.Finish(auth);
     targets.push_back(*std::move(t));
   }
-  // The ref is resolved once: the digest gated is the digest pushed.
-  auto image = ResolveRef(request->ref());
+  auto image = ResolveGated(request->ref(), request->gate());
   if (!image.ok()) return scope.Finish(image.status());
-  absl::Status gate = CheckPushGate(*image, request->gate());
-  if (!gate.ok()) return scope.Finish(gate);
   ProgressStream stream(writer);
   push::PushContext ctx = MakeContext(context, stream);
   auto outcomes = push_engine_->PushMany(

@@ -99,6 +99,9 @@ class SlipwayService final : public v1::Slipway::Service {
   // The push gate (server policy tightened by `gate`) for the exact stored digest of `image`:
   // OK, or FAILED_PRECONDITION naming the digest and the missing or failing scanners.
   absl::Status CheckPushGate(const ImageRecord& image, const v1::ScanGate& gate) const;
+  // Resolves `ref` once and gates that very digest: what is checked is what gets pushed.
+  absl::StatusOr<ImageRecord> ResolveGated(const std::string& ref,
+                                           const v1::ScanGate& gate) const;
 
   // After a successful push: attaches every stored scan report of `image` to the pushed
   // manifest in `target` as an OCI referrer (tag-schema fallback without a referrers API).
