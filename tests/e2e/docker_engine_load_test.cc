@@ -6,17 +6,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "client/connection.h"
 #include "client/docker_engine.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/support/http_wire.h"
+#include "tests/support/loopback_server.h"
 #include "tests/support/podman_service.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_http_server.h"
@@ -242,6 +245,59 @@ TEST(DockerEngineHttpTest, TcpHostGetsAChunkedTarPostAndInStreamErrorsFail) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
   EXPECT_THAT(status.message(), HasSubstr(host));
   EXPECT_THAT(status.message(), HasSubstr("no space left on device"));
+}
+
+// The upload streams: the engine has most of the first MiB before the source is asked for the
+// second. A client that gathered the archive first would leave the reader waiting (bounded)
+// for bytes the engine never gets, and the load would fail.
+TEST(DockerEngineHttpTest, TheArchiveIsStreamedNotGatheredFirst) {
+  constexpr size_t kPiece = 1 << 20;
+  std::atomic<size_t> engine_got{0};
+  auto server = testing::LoopbackServer::Start(
+      [&](testing::http::Conn& conn, const std::atomic<bool>&) {
+        auto head = testing::http::ReadRequestHead(conn);
+        if (!head.ok()) return;
+        auto framing = testing::http::RequestFraming(*head);
+        if (!framing.ok()) return;
+        absl::Status read = testing::http::ReadBody(
+            conn, *framing, [&](absl::string_view wire, bool payload) {
+              if (payload) engine_got += wire.size();
+              return true;
+            });
+        if (!read.ok()) return;
+        std::string body = "{\"stream\":\"Loaded image: streamed:1\\n\"}\n";
+        (void)conn.WriteAll(absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(),
+                                         "\r\nConnection: close\r\n\r\n", body));
+      });
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  size_t produced = 0;
+  bool waited_ok = false;
+  client::TarReader reader = [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+    if (produced == kPiece) {
+      // Bounded: 10 s for the engine to see at least half of what was produced.
+      for (int i = 0; i < 1000 && engine_got.load() < kPiece / 2; ++i) {
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+      if (engine_got.load() < kPiece / 2) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the engine had ", engine_got.load(), " bytes of the first MiB"));
+      }
+      waited_ok = true;
+    }
+    size_t limit = produced < kPiece ? kPiece : 2 * kPiece;
+    size_t n = std::min(cap, limit - produced);
+    std::fill_n(buf, n, 't');
+    produced += n;
+    return n;
+  };
+  std::string message;
+  absl::Status status = client::LoadIntoDockerEngine(
+      absl::StrCat("tcp://127.0.0.1:", (*server)->port()), reader, &message);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(waited_ok);
+  EXPECT_EQ(engine_got.load(), 2 * kPiece);
+  EXPECT_EQ(message, "Loaded image: streamed:1");
 }
 
 TEST(ResolveDockerHostTest, DockerHostElseTheDefaultSocketElseNotFound) {
