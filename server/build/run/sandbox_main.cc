@@ -244,7 +244,10 @@ int main(int argc, char** argv) {
   (void)argc;
   (void)argv;
   namespace wire = slipway::build::sandbox_wire;
+  // Inherited "ignore" dispositions would drop these signals before the signalfd sees them.
   signal(SIGPIPE, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGCHLD, SIG_DFL);
   // The command must not inherit the status pipe; init and the command write to it before exec.
   fcntl(wire::kStatusFd, F_SETFD, FD_CLOEXEC);
   std::string text;
