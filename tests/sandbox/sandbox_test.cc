@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -331,6 +332,36 @@ TEST_F(SandboxStopTest, CancelKillsTheTree) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
   EXPECT_LT(took, std::chrono::seconds(3));
   ExpectTreeDead();
+}
+
+TEST_F(SandboxStopTest, CallerDeathKillsTheTree) {
+  // The caller (slipwayd) dies mid-run: the helper (PR_SET_PDEATHSIG), the sandbox's init and
+  // the whole tree must go with it. The caller is a forked copy of this test process.
+  SandboxSpec spec = SleeperSpec();
+  spec.argv[2] = "echo > /out/started; " + spec.argv[2];
+  pid_t caller = fork();
+  ASSERT_GE(caller, 0);
+  if (caller == 0) {
+    auto result = RunInSandbox(options_, spec, nullptr);
+    _exit(result.ok() ? 0 : 1);
+  }
+  for (int i = 0; i < 100 && !fs::exists(dir_.Sub("out/started")); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(fs::exists(dir_.Sub("out/started")));
+  kill(caller, SIGKILL);
+  int status;
+  ASSERT_EQ(waitpid(caller, &status, 0), caller);
+  ExpectTreeDead();
+}
+
+TEST_F(SandboxTest, CapabilitiesAreDockersDefault) {
+  auto result = Run(Spec("grep CapBnd /proc/self/status; echo 1 > /proc/sys/kernel/domainname "
+                         "|| echo refused"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW
+  // SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP: no CAP_SYS_ADMIN, so no unmounting the sandbox.
+  EXPECT_THAT(Stdout(), ElementsAre("CapBnd:\t00000000a80425fb", "refused"));
 }
 
 TEST_F(SandboxTest, ReadOnlyBindRefusesWrites) {
