@@ -182,13 +182,13 @@ class LineSink {
 };
 
 // What the status lines said.
-struct Status {
+struct HelperStatus {
   std::optional<int> exit_code;
   std::string error;
   bool precondition = false;
 };
 
-void ParseStatus(const std::string& text, Status* status) {
+void ParseStatus(const std::string& text, HelperStatus* status) {
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) continue;
@@ -334,7 +334,7 @@ absl::StatusOr<SandboxResult> RunHelper(const SandboxOptions& options, const San
     return absl::DeadlineExceededError(absl::StrCat(
         "RUN exceeded its timeout of ", spec.timeout.count(), "ms; its processes were killed"));
   }
-  Status status;
+  HelperStatus status;
   ParseStatus(status_text, &status);
   if (!status.error.empty()) {
     std::string message = absl::StrCat("sandbox: ", status.error);
