@@ -125,7 +125,7 @@ class ArchiveDedupImportTest : public testing::ClientTest {
     const std::string ref = registry_->host() + "/" + repo + ":v1";
     ProcessResult r = Slipway({"push", image.manifest().digest(), ref, "--insecure"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    const std::string raw_file = dir_.Sub(repo + "-raw.json");
+    const std::string raw_file = dir_.Sub("raw-" + std::to_string(++pushes_) + ".json");
     r = RunProcess({"/bin/sh", "-c",
                     "skopeo inspect --raw --tls-verify=false 'docker://" + ref + "' > '" +
                         raw_file + "'"},
@@ -170,6 +170,7 @@ class ArchiveDedupImportTest : public testing::ClientTest {
   std::unique_ptr<client::Connection> conn_;
   std::unique_ptr<RegistryProcess> registry_;
   std::string layout_;
+  int pushes_ = 0;
 };
 
 TEST_F(ArchiveDedupImportTest, SkopeoDockerArchiveSendsOnlyTheRemainderTheSecondTime) {
