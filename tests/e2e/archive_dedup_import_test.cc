@@ -289,5 +289,35 @@ TEST_F(ArchiveDedupImportTest, AnOmittedBlobThatLeavesTheStoreIsSentAgainInFull)
   PushAndVerify(again->image(), "retry/oci");
 }
 
+TEST_F(ArchiveDedupImportTest, ADockerCombinedExportReimportsWithoutLayerBytes) {
+  // Docker 25+ combined layout (OCI blobs plus manifest.json), as `slipway export` writes it.
+  std::string oci = SkopeoCopy("oci-archive", "skopeo-oci.tar", "dedup/oci:1");
+  auto stored = Upload(oci);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  const std::string combined = dir_.Sub("combined.tar");
+  ProcessResult r = Slipway({"export", stored->image().manifest().digest(), "-o", combined,
+                             "--format", "docker"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto again = Upload(combined, {}, "dedup/combined:1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_LE(again->bytes_received(), kRemainderBytes);
+  EXPECT_GE(again->entries_from_store(), stored->image().layers_size());
+  EXPECT_EQ(again->image().config_digest(), stored->image().config_digest());
+  PushAndVerify(again->image(), "combined/app");
+}
+
+TEST_F(ArchiveDedupImportTest, NonTarFilesStreamUnchangedAndLocalErrorsNameTheFile) {
+  testing::WriteFile(dir_.Sub("junk.tar"), std::string(5000, 'j'));
+  auto junk = Upload(dir_.Sub("junk.tar"));
+  ASSERT_FALSE(junk.ok());
+  EXPECT_EQ(junk.status().code(), absl::StatusCode::kInvalidArgument) << junk.status();
+  EXPECT_THAT(std::string(junk.status().message()), ::testing::StartsWith("ImportImage: "));
+
+  auto missing = Upload(dir_.Sub("missing.tar"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr(dir_.Sub("missing.tar")));
+}
+
 }  // namespace
 }  // namespace slipway
