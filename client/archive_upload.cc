@@ -236,7 +236,8 @@ la_ssize_t WriteCallback(struct archive*, void* opaque, const void* buffer, size
   auto* state = static_cast<WriteState*>(opaque);
   // Once the server closed the stream, keep swallowing bytes: Finish() reports its status.
   if (!state->closed) {
-    state->closed = !state->stream->Send(absl::string_view(static_cast<const char*>(buffer), length));
+    absl::string_view data(static_cast<const char*>(buffer), length);
+    state->closed = !state->stream->Send(data);
   }
   return static_cast<la_ssize_t>(length);
 }
