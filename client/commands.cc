@@ -11,9 +11,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "client/archive_upload.h"
 #include "client/dir_tar.h"
 #include "client/export_stream.h"
 #include "storage/image_name.h"
@@ -98,6 +100,23 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
+namespace {
+
+void PrintImported(const v1::ImportImageResponse& response) {
+  const auto& image = response.image();
+  std::cout << "imported " << image.manifest().digest() << " ("
+            << HumanSize(response.bytes_received()) << " received, " << response.blobs_stored()
+            << " new blobs, " << response.blobs_present() << " already stored";
+  if (response.entries_from_store() > 0) {
+    std::cout << ", " << HumanSize(response.bytes_from_store()) << " in "
+              << response.entries_from_store() << " entries not sent";
+  }
+  std::cout << ")\n";
+  for (const auto& tag : image.tags()) std::cout << "tagged " << tag << "\n";
+}
+
+}  // namespace
+
 int RunImport(Connection& conn, const std::vector<std::string>& raw) {
   Args args = SplitArgs(raw, {"--tag", "-t", "--select"}, {"--ignore-archive-tags"});
   if (!args.error.empty()) return Usage("import: " + args.error);
@@ -113,6 +132,23 @@ int RunImport(Connection& conn, const std::vector<std::string>& raw) {
 
   std::error_code ec;
   bool is_dir = path != "-" && std::filesystem::is_directory(path, ec);
+  if (path != "-" && !is_dir && std::filesystem::is_regular_file(path, ec)) {
+    // A tarball can be read twice: send only the entries the store lacks.
+    absl::StatusOr<v1::ImportImageResponse> done = UploadArchive(conn, path, first.options());
+    if (!done.ok()) {
+      // Server errors read "ImportImage: ..." (or "FindMissingBlobs: ..."), local ones
+      // "FILE: ...", as before.
+      std::string message(done.status().message());
+      if (absl::StartsWith(message, "ImportImage: ") ||
+          absl::StartsWith(message, "FindMissingBlobs: ")) {
+        size_t colon = message.find(": ");
+        return Fail(message.substr(0, colon), message.substr(colon + 2));
+      }
+      return Fail("import", message);
+    }
+    PrintImported(*done);
+    return kExitOk;
+  }
   int fd = -1;
   if (!is_dir) {
     fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -165,11 +201,7 @@ int RunImport(Connection& conn, const std::vector<std::string>& raw) {
   grpc::Status status = writer->Finish();
   if (!status.ok()) return FailRpc("ImportImage", status);
   if (!local.ok()) return Fail("import", std::string(local.message()));
-  const auto& image = response.image();
-  std::cout << "imported " << image.manifest().digest() << " ("
-            << HumanSize(response.bytes_received()) << " received, " << response.blobs_stored()
-            << " new blobs, " << response.blobs_present() << " already stored)\n";
-  for (const auto& tag : image.tags()) std::cout << "tagged " << tag << "\n";
+  PrintImported(response);
   return kExitOk;
 }
 
