@@ -205,6 +205,7 @@ absl::StatusOr<int64_t> ExportImageTo(Connection& conn, const v1::ExportImageReq
 }
 
 absl::StatusOr<int64_t> ExportOciLayoutTo(Connection& conn, const std::string& ref,
+                                          const std::vector<std::string>& repo_tags,
                                           const std::string& dir) {
   namespace fs = std::filesystem;
   fs::path target = fs::path(dir).lexically_normal();
@@ -224,6 +225,7 @@ absl::StatusOr<int64_t> ExportOciLayoutTo(Connection& conn, const std::string& r
   v1::ExportImageRequest request;
   request.set_ref(ref);
   request.set_format(v1::OCI_ARCHIVE);
+  for (const auto& t : repo_tags) request.add_repo_tags(t);
   auto ctx = conn.NewContext();
   auto reader = conn.stub().ExportImage(ctx.get(), request);
   ChunkSource source{reader.get()};

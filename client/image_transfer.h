@@ -2,6 +2,7 @@
 #define SLIPWAY_CLIENT_IMAGE_TRANSFER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -24,11 +25,12 @@ absl::StatusOr<v1::ImportImageResponse> ImportImageFrom(Connection& conn, const 
 absl::StatusOr<int64_t> ExportImageTo(Connection& conn, const v1::ExportImageRequest& request,
                                       const std::string& output);
 
-// Exports `ref` as OCI_ARCHIVE and unpacks the stream (libarchive, refusing absolute paths,
+// Exports `ref` as OCI_ARCHIVE (ref names `repo_tags`, default: the image's tags) and unpacks the stream (libarchive, refusing absolute paths,
 // ".." and escaping symlinks) into the directory `dir`: an OCI image layout. Built in
 // "<dir>.tmp-XXXXXX" and renamed into place; an existing `dir` is replaced. Returns the bytes
 // received. Errors as ExportImageTo.
 absl::StatusOr<int64_t> ExportOciLayoutTo(Connection& conn, const std::string& ref,
+                                          const std::vector<std::string>& repo_tags,
                                           const std::string& dir);
 
 }  // namespace slipway::client
