@@ -53,7 +53,6 @@ class StepRun {
 
   absl::Status Run() {
     const auto start = std::chrono::steady_clock::now();
-    for (const auto& name : settings_.ignored) progress_.Note(absl::StrCat("ignored: ", name));
     StepResult result;
     switch (settings_.mode) {
       case StepSettings::Mode::kBuildOnly:
