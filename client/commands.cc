@@ -11,9 +11,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "client/archive_upload.h"
 #include "client/image_transfer.h"
 #include "storage/image_name.h"
 
@@ -101,6 +103,23 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
+namespace {
+
+void PrintImported(const v1::ImportImageResponse& response) {
+  const auto& image = response.image();
+  std::cout << "imported " << image.manifest().digest() << " ("
+            << HumanSize(response.bytes_received()) << " received, " << response.blobs_stored()
+            << " new blobs, " << response.blobs_present() << " already stored";
+  if (response.entries_from_store() > 0) {
+    std::cout << ", " << HumanSize(response.bytes_from_store()) << " in "
+              << response.entries_from_store() << " entries not sent";
+  }
+  std::cout << ")\n";
+  for (const auto& tag : image.tags()) std::cout << "tagged " << tag << "\n";
+}
+
+}  // namespace
+
 int RunImport(Connection& conn, const std::vector<std::string>& raw) {
   Args args = SplitArgs(raw, {"--tag", "-t", "--select"}, {"--ignore-archive-tags"});
   if (!args.error.empty()) return Usage("import: " + args.error);
@@ -114,15 +133,29 @@ int RunImport(Connection& conn, const std::vector<std::string>& raw) {
   }
   first.mutable_options();  // present even without tags
 
+  std::error_code ec;
+  bool is_dir = path != "-" && std::filesystem::is_directory(path, ec);
+  if (path != "-" && !is_dir && std::filesystem::is_regular_file(path, ec)) {
+    // A tarball can be read twice: send only the entries the store lacks.
+    absl::StatusOr<v1::ImportImageResponse> done = UploadArchive(conn, path, first.options());
+    if (!done.ok()) {
+      // Server errors read "ImportImage: ..." (or "FindMissingBlobs: ..."), local ones
+      // "FILE: ...", as before.
+      std::string message(done.status().message());
+      if (absl::StartsWith(message, "ImportImage: ") ||
+          absl::StartsWith(message, "FindMissingBlobs: ")) {
+        return FailStatus(done.status());
+      }
+      return Fail("import", message);
+    }
+    PrintImported(*done);
+    return kExitOk;
+  }
+  // A directory (OCI layout) or stdin: streamed once, whole.
   absl::StatusOr<v1::ImportImageResponse> imported =
       ImportImageFrom(conn, path, first.options());
   if (!imported.ok()) return FailStatus(imported.status());
-  const v1::ImportImageResponse& response = *imported;
-  const auto& image = response.image();
-  std::cout << "imported " << image.manifest().digest() << " ("
-            << HumanSize(response.bytes_received()) << " received, " << response.blobs_stored()
-            << " new blobs, " << response.blobs_present() << " already stored)\n";
-  for (const auto& tag : image.tags()) std::cout << "tagged " << tag << "\n";
+  PrintImported(*imported);
   return kExitOk;
 }
 

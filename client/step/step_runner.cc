@@ -3,6 +3,8 @@
 #include "client/step/step_runner.h"
 
 #include <chrono>
+#include <filesystem>
+#include <system_error>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/archive_upload.h"
 #include "client/build_flow.h"
 #include "client/commands.h"
 #include "client/image_transfer.h"
@@ -129,11 +132,14 @@ class StepRun {
       for (const auto& t : store_tags) options.add_tags(t);
       // The archive's own names may belong to another registry; the step's tags are the truth.
       options.set_ignore_archive_tags(true);
-      // TODO(tardedup): send only the blobs the store lacks (client/archive_upload.h).
+      // A tarball file sends only the entries the store lacks; a layout directory is streamed.
+      std::error_code ec;
+      const bool is_file = std::filesystem::is_regular_file(settings_.source_tar_path, ec);
       SLIPWAY_ASSIGN_OR_RETURN(
           v1::ImportImageResponse imported,
           Prefixed("push-only: PLUGIN_SOURCE_TAR_PATH",
-                   ImportImageFrom(conn_, settings_.source_tar_path, options)));
+                   is_file ? UploadArchive(conn_, settings_.source_tar_path, options)
+                           : ImportImageFrom(conn_, settings_.source_tar_path, options)));
       digest = imported.image().manifest().digest();
       progress_.Note(absl::StrCat("imported ", digest, " (", HumanSize(imported.bytes_received()),
                                   " received, ", imported.blobs_stored(), " new blobs, ",

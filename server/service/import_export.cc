@@ -9,12 +9,15 @@
 #include "server/service/slipway_service.h"
 #include "storage/archive/exporter.h"
 #include "storage/archive/importer.h"
+#include "storage/digest.h"
 #include "storage/image_name.h"
 
 namespace slipway {
 namespace {
 
 constexpr size_t kExportChunkBytes = 1 << 20;
+// FindMissingBlobs answers at most this many digests per call (one tarball's entries).
+constexpr int kMaxFindMissing = 100000;
 
 // Pulls tar bytes from the ImportImage stream (after the options message).
 class GrpcReaderSource : public ByteSource {
@@ -132,6 +135,13 @@ grpc::Status SlipwayService::ImportImage(grpc::ServerContext* context,
   }
   options.select_tag = in.select_tag();
   options.ignore_archive_tags = in.ignore_archive_tags();
+  for (int i = 0; i < in.present_size(); ++i) {
+    auto digest = Digest::Parse(in.present(i).digest());
+    if (!digest.ok()) {
+      return scope.Finish(WithField(digest.status(), absl::StrCat("present[", i, "].digest")));
+    }
+    options.present.push_back({in.present(i).path(), *digest});
+  }
 
   GrpcReaderSource source(context, reader);
   auto result = ImportArchive(source, options, blobs_, index_);
@@ -145,10 +155,47 @@ grpc::Status SlipwayService::ImportImage(grpc::ServerContext* context,
   response->set_blobs_stored(result->blobs_stored);
   response->set_blobs_present(result->blobs_present);
   response->set_layers_compressed(result->layers_compressed);
-  scope.log().info("[req={}] imported {} ({} bytes received, {} blobs new, {} present)", scope.id(),
-                   result->image.manifest.digest.ToString(), source.bytes(), result->blobs_stored,
-                   result->blobs_present);
+  response->set_entries_from_store(result->entries_from_store);
+  response->set_bytes_from_store(result->bytes_from_store);
+  scope.log().info(
+      "[req={}] imported {} ({} bytes received, {} blobs new, {} present, {} entries from the "
+      "store)",
+      scope.id(), result->image.manifest.digest.ToString(), source.bytes(), result->blobs_stored,
+      result->blobs_present, result->entries_from_store);
   RefreshStoreGauges();
+  return scope.Finish(grpc::Status::OK);
+}
+
+grpc::Status SlipwayService::FindMissingBlobs(grpc::ServerContext* context,
+                                              const v1::FindMissingBlobsRequest* request,
+                                              v1::FindMissingBlobsResponse* response) {
+  RpcScope scope("FindMissingBlobs", context, metrics_, request_ids_, *log_);
+  if (request->digests_size() + request->diff_ids_size() > kMaxFindMissing) {
+    return scope.Finish(absl::InvalidArgumentError(
+        absl::StrCat("digests, diff_ids: ", request->digests_size() + request->diff_ids_size(),
+                     " entries, at most ", kMaxFindMissing, " per call")));
+  }
+  std::vector<Digest> digests;
+  for (int i = 0; i < request->digests_size(); ++i) {
+    auto d = Digest::Parse(request->digests(i));
+    if (!d.ok()) return scope.Finish(WithField(d.status(), absl::StrCat("digests[", i, "]")));
+    digests.push_back(*d);
+  }
+  std::vector<Digest> diff_ids;
+  for (int i = 0; i < request->diff_ids_size(); ++i) {
+    auto d = Digest::Parse(request->diff_ids(i));
+    if (!d.ok()) return scope.Finish(WithField(d.status(), absl::StrCat("diff_ids[", i, "]")));
+    diff_ids.push_back(*d);
+  }
+  for (const Digest& d : blobs_.FindMissing(digests)) response->add_missing_digests(d.ToString());
+  for (const Digest& d : diff_ids) {
+    // Present only as the importer can use it: a recorded mapping of known size whose
+    // compressed blob exists (see AddPresentEntries).
+    auto known = index_.FindByDiffId(d);
+    if (!known.ok() || known->uncompressed_size < 0 || !blobs_.Contains(known->compressed.digest)) {
+      response->add_missing_diff_ids(d.ToString());
+    }
+  }
   return scope.Finish(grpc::Status::OK);
 }
 

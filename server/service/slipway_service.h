@@ -65,6 +65,9 @@ class SlipwayService final : public v1::Slipway::Service {
   grpc::Status ImportImage(grpc::ServerContext* context,
                            grpc::ServerReader<v1::ImportImageRequest>* reader,
                            v1::ImportImageResponse* response) override;
+  grpc::Status FindMissingBlobs(grpc::ServerContext* context,
+                                const v1::FindMissingBlobsRequest* request,
+                                v1::FindMissingBlobsResponse* response) override;
   grpc::Status ExportImage(grpc::ServerContext* context, const v1::ExportImageRequest* request,
                            grpc::ServerWriter<v1::ExportImageChunk>* writer) override;
   grpc::Status Scan(grpc::ServerContext* context, const v1::ScanRequest* request,

@@ -74,8 +74,12 @@ absl::StatusOr<bool> PrepareLayer(StagedEntry& entry, size_t index, const Digest
 }
 
 std::string StoredLayerType(const StagedEntry& entry, bool docker) {
-  StreamKind kind = entry.holding == StagedEntry::Holding::kCompressedByUs ? StreamKind::kGzip
-                                                                           : entry.content;
+  // kCompressedByUs entries are gzip, except a layer taken from the store by diff_id, which
+  // keeps the stored blob's compression (see AddPresentEntries).
+  StreamKind kind = entry.holding == StagedEntry::Holding::kCompressedByUs &&
+                            entry.content != StreamKind::kZstd
+                        ? StreamKind::kGzip
+                        : entry.content;
   if (kind == StreamKind::kZstd) return std::string(media::kOciLayerZstd);
   return std::string(docker ? media::kDockerLayerGzip : media::kOciLayerGzip);
 }
@@ -123,7 +127,8 @@ absl::Status PlanLayers(StagedArchive& archive, const std::vector<std::string>& 
                                                       : originals[i].annotations};
     if (compressed) {
       rewritten = true;
-      ++plan.layers_compressed;
+      // A layer taken from the store by diff_id (no writer) was compressed by an earlier import.
+      if (entry->writer != nullptr) ++plan.layers_compressed;
     }
     layers_out.push_back(d);
     plan.blobs.push_back({d, entry});
@@ -394,10 +399,21 @@ absl::Status Commit(Plan& plan, const std::vector<std::string>& tags, BlobStore&
   SLIPWAY_ASSIGN_OR_RETURN(Lease lease, index.CreateLease(kImportLeaseSeconds));
   auto work = [&]() -> absl::Status {
     SLIPWAY_RETURN_IF_ERROR(index.AddToLease(lease.id, digests));
+    // Blobs taken from the store (no writer) are leased now; check that they survived until
+    // then, before anything is published, so a vanished one fails the import cleanly.
+    for (const PlannedBlob& b : plan.blobs) {
+      if (b.entry == nullptr || b.entry->writer != nullptr) continue;
+      if (!blobs.Contains(b.descriptor.digest)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "present entry ", QuoteForError(b.entry->name), " (", b.descriptor.digest.ToString(),
+            ") left the store during the import; send the entry in the tar stream"));
+      }
+    }
     std::set<Digest> published;
     for (const PlannedBlob& b : plan.blobs) {
       if (!published.insert(b.descriptor.digest).second) continue;
       BlobWriter* w = b.entry != nullptr ? b.entry->writer.get() : plan.new_manifest.get();
+      if (w == nullptr && b.entry != nullptr) continue;  // already stored (checked above)
       if (w == nullptr) return absl::InternalError("planned blob without a writer");
       SLIPWAY_RETURN_IF_ERROR(w->Publish());
     }
@@ -433,6 +449,8 @@ absl::StatusOr<ImportResult> ImportArchive(ByteSource& source, const ImportOptio
   }
   SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<StagedArchive> archive,
                            StageArchive(source, blobs, options.gzip_level));
+  SLIPWAY_ASSIGN_OR_RETURN(PresentEntriesStats from_store,
+                           AddPresentEntries(options.present, blobs, index, *archive));
   SLIPWAY_RETURN_IF_ERROR(VerifyBlobNames(*archive));
   SLIPWAY_ASSIGN_OR_RETURN(SelectedImage selected, SelectImage(*archive, options.select_tag));
   Plan plan;
@@ -449,6 +467,8 @@ absl::StatusOr<ImportResult> ImportArchive(ByteSource& source, const ImportOptio
   ImportResult result{plan.record, 0, 0, 0, 0};
   result.bytes_received = archive->bytes_received;
   result.layers_compressed = plan.layers_compressed;
+  result.entries_from_store = from_store.entries;
+  result.bytes_from_store = from_store.bytes;
   SLIPWAY_RETURN_IF_ERROR(Commit(plan, tags, blobs, index, result));
   result.image = plan.record;
   std::sort(tags.begin(), tags.end());

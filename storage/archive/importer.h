@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "storage/archive/byte_stream.h"
+#include "storage/archive/present_entries.h"
 #include "storage/blob_store.h"
 #include "storage/image_index.h"
 
@@ -16,6 +17,9 @@ struct ImportOptions {
   std::string select_tag;          // which image when the archive holds several
   bool ignore_archive_tags = false;
   int gzip_level = 1;              // for layers that arrive uncompressed
+  // Entries the client left out of the stream because the store holds them (see
+  // AddPresentEntries); they take part in the import exactly like streamed entries.
+  std::vector<PresentEntryClaim> present;
 };
 
 struct ImportResult {
@@ -24,6 +28,8 @@ struct ImportResult {
   int blobs_stored = 0;            // blobs newly published
   int blobs_present = 0;           // blobs the store already had
   int layers_compressed = 0;
+  int entries_from_store = 0;      // options.present entries used
+  int64_t bytes_from_store = 0;    // their sizes as tar entries
 };
 
 // Imports one image from a tar stream in any supported format (legacy docker-archive, the
@@ -35,7 +41,9 @@ struct ImportResult {
 //
 // Errors: INVALID_ARGUMENT (malformed tar, path escapes, missing/invalid manifest.json or
 // index.json, ambiguous image selection — the message names the entry), NOT_FOUND (select_tag
-// absent), DATA_LOSS (bytes vs digest), RESOURCE_EXHAUSTED (disk full, oversized JSON).
+// absent), DATA_LOSS (bytes vs digest), RESOURCE_EXHAUSTED (disk full, oversized JSON),
+// FAILED_PRECONDITION (an options.present entry is not, or no longer, in the store: checked
+// again under the import's lease before anything is published).
 // Thread-safe with respect to other imports (each call has its own state).
 absl::StatusOr<ImportResult> ImportArchive(ByteSource& source, const ImportOptions& options,
                                            BlobStore& blobs, ImageIndex& index);
