@@ -1,11 +1,5 @@
 // slipway build: walks and hashes the context locally, sends only what the server lacks, and
 // prints the build's progress.
-#include <fcntl.h>
-#include <limits.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -20,16 +14,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/build_flow.h"
 #include "client/commands.h"
-#include "client/context_walker.h"
-#include "client/hash_cache.h"
 #include "nlohmann/json.hpp"
 
 namespace slipway::client {
 namespace {
-
-constexpr int kEntriesPerMessage = 1000;
-constexpr size_t kChunkBytes = 1 << 20;
 
 struct BuildFlags {
   std::string context;
@@ -143,69 +133,64 @@ const char* EventState(v1::BuildEvent::State s) {
   }
 }
 
-// Every message the client sends goes through here, so the byte count is exact.
-class Sender {
+// Prints a build's progress as `slipway build` always has: human lines, or JSON lines.
+class BuildPrinter : public BuildObserver {
  public:
-  explicit Sender(grpc::ClientReaderWriter<v1::BuildClientMessage, v1::BuildServerMessage>* s)
-      : stream_(s) {}
-  bool Send(const v1::BuildClientMessage& msg) {
-    bytes_ += static_cast<int64_t>(msg.ByteSizeLong());
-    return stream_->Write(msg);
+  explicit BuildPrinter(const BuildFlags& flags) : flags_(flags) {}
+
+  void OnWarning(absl::string_view message) override {
+    if (!flags_.quiet) std::cerr << "slipway build: warning: " << message << "\n";
   }
-  int64_t bytes() const { return bytes_; }
+
+  void OnContextSent(const ContextStats& s) override {
+    if (flags_.json) {
+      nlohmann::json j = {{"type", "context"},         {"entries", s.entries},
+                          {"files_uploaded", s.files_uploaded}, {"bytes_sent", s.bytes_sent},
+                          {"files_hashed", s.files_hashed},
+                          {"files_cached", s.files_cached}};
+      std::cout << j.dump() << "\n" << std::flush;
+    } else if (!flags_.quiet) {
+      std::cout << "context: " << s.entries << " entries, " << s.files_uploaded
+                << " files uploaded, " << s.bytes_sent << " bytes sent\n"
+                << std::flush;
+    }
+  }
+
+  void OnEvent(const v1::BuildEvent& ev) override {
+    if (flags_.json) {
+      nlohmann::json j = {{"type", "event"},          {"step", ev.step()},
+                          {"total_steps", ev.total_steps()}, {"stage", ev.stage()},
+                          {"instruction", ev.instruction()}, {"state", EventState(ev.state())},
+                          {"bytes", ev.bytes()},      {"duration_ms", ev.duration_ms()},
+                          {"message", ev.message()}};
+      std::cout << j.dump() << "\n" << std::flush;
+    } else if (!flags_.quiet) {
+      std::string line = absl::StrCat("[", ev.step(), "/", ev.total_steps(), "] ",
+                                      ev.instruction(), "  ", EventState(ev.state()));
+      if (ev.state() == v1::BuildEvent::DONE) {
+        absl::StrAppend(&line, " ", ev.duration_ms(), " ms ", HumanSize(ev.bytes()));
+      }
+      if (!ev.message().empty()) absl::StrAppend(&line, ": ", ev.message());
+      std::cout << line << "\n" << std::flush;
+    }
+  }
+
+  void OnLog(const v1::BuildLog& log, int total) override {
+    if (flags_.json) {
+      nlohmann::json j = {{"type", "log"},
+                          {"step", log.step()},
+                          {"stream", log.stream() == v1::BuildLog::STDERR ? "stderr" : "stdout"},
+                          {"line", log.line()}};
+      std::cout << j.dump() << "\n" << std::flush;
+    } else if (!flags_.quiet) {
+      std::cout << "[" << log.step() << "/" << total << "] | " << log.line() << "\n"
+                << std::flush;
+    }
+  }
 
  private:
-  grpc::ClientReaderWriter<v1::BuildClientMessage, v1::BuildServerMessage>* stream_;
-  int64_t bytes_ = 0;
+  const BuildFlags& flags_;
 };
-
-// Streams one file's bytes as chunks, checking it is still the file that was hashed.
-std::string SendBlob(Sender& sender, const std::string& digest, const ContextSource& src) {
-  int fd = ::open(src.abs_path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return absl::StrCat("cannot open ", src.abs_path, ": ", std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || st.st_ino != src.inode || st.st_dev != src.dev) {
-    ::close(fd);
-    return absl::StrCat(src.abs_path, " changed while the context was sent");
-  }
-  v1::BuildClientMessage msg;
-  v1::ContextChunk* chunk = msg.mutable_chunk();
-  chunk->set_digest(digest);
-  std::string* data = chunk->mutable_data();
-  int64_t offset = 0;
-  for (;;) {
-    data->resize(kChunkBytes);
-    ssize_t n = ::read(fd, data->data(), kChunkBytes);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return absl::StrCat("cannot read ", src.abs_path, ": ", std::strerror(err));
-    }
-    if (n == 0) break;
-    data->resize(static_cast<size_t>(n));
-    chunk->set_offset(offset);
-    offset += n;
-    if (!sender.Send(msg)) {
-      ::close(fd);
-      return "the server closed the stream during the upload";
-    }
-  }
-  ::close(fd);
-  if (offset != src.size) return absl::StrCat(src.abs_path, " changed while the context was sent");
-  return "";
-}
-
-std::string GrpcCause(const grpc::Status& s) {
-  static const char* const kNames[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  int code = static_cast<int>(s.error_code());
-  return absl::StrCat(code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN", ": ",
-                      s.error_message());
-}
 
 }  // namespace
 
@@ -213,138 +198,17 @@ int RunBuild(Connection& conn, const std::vector<std::string>& args) {
   BuildFlags flags;
   std::string usage = ParseBuildFlags(args, &flags);
   if (!usage.empty()) return BuildUsage(usage);
-  v1::BuildSpec& spec = flags.spec;
-
-  {
-    std::ifstream in(flags.dockerfile, std::ios::binary);
-    if (!in) return BuildFail(absl::StrCat("cannot read Dockerfile ", flags.dockerfile));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    spec.set_dockerfile(ss.str());
-    spec.set_dockerfile_name(flags.dockerfile.substr(flags.dockerfile.rfind('/') + 1));
-  }
-
-  auto env = [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-  };
-  char resolved[PATH_MAX];
-  std::string root = ::realpath(flags.context.c_str(), resolved) ? resolved : flags.context;
-  HashCache cache = HashCache::Load(HashCache::DefaultDirectory(env), root);
-  ContextWalkOptions walk_options;
-  walk_options.context_dir = flags.context;
-  walk_options.dockerfile_path = flags.dockerfile;
-  walk_options.cache = &cache;
-  auto listing = WalkContext(walk_options);
-  if (!listing.ok()) return BuildFail(std::string(listing.status().message()));
-  if (absl::Status saved = cache.Save(); !saved.ok() && !flags.quiet) {
-    std::cerr << "slipway build: warning: hash cache not saved: " << saved.message() << "\n";
-  }
-
-  auto ctx = conn.NewContext();
-  auto stream = conn.stub().Build(ctx.get());
-  Sender sender(stream.get());
-  // Each step returns a cause on a broken stream; the server's status then explains it.
-  auto finish_with = [&](const std::string& cause) {
-    stream->WritesDone();
-    grpc::Status st = stream->Finish();
-    if (!st.ok()) return BuildFail(GrpcCause(st));
-    return BuildFail(cause);
-  };
-
-  v1::BuildClientMessage msg;
-  *msg.mutable_spec() = spec;
-  if (!sender.Send(msg)) return finish_with("the server closed the stream");
-  for (size_t i = 0; i < listing->entries.size(); i += kEntriesPerMessage) {
-    msg.Clear();
-    auto* batch = msg.mutable_entries();
-    size_t end = std::min(listing->entries.size(), i + kEntriesPerMessage);
-    for (size_t j = i; j < end; ++j) *batch->add_entries() = listing->entries[j];
-    if (!sender.Send(msg)) return finish_with("the server closed the stream");
-  }
-  msg.Clear();
-  msg.mutable_context_end();
-  if (!sender.Send(msg)) return finish_with("the server closed the stream");
-
-  v1::BuildServerMessage in;
-  if (!stream->Read(&in)) return finish_with("the server closed the stream before NeedBlobs");
-  if (!in.has_need()) return finish_with("the server did not answer the listing with NeedBlobs");
-  int64_t uploaded = 0;
-  for (const std::string& digest : in.need().digests()) {
-    auto src = listing->sources.find(digest);
-    if (src == listing->sources.end()) {
-      return finish_with(absl::StrCat("the server asked for ", digest, ", not in the context"));
-    }
-    std::string err = SendBlob(sender, digest, src->second);
-    if (!err.empty()) return finish_with(err);
-    ++uploaded;
-  }
-  msg.Clear();
-  msg.mutable_upload_done();
-  if (!sender.Send(msg)) return finish_with("the server closed the stream");
-  stream->WritesDone();
-
-  const int64_t entries = static_cast<int64_t>(listing->entries.size());
-  if (flags.json) {
-    nlohmann::json j = {{"type", "context"},         {"entries", entries},
-                        {"files_uploaded", uploaded}, {"bytes_sent", sender.bytes()},
-                        {"files_hashed", listing->files_hashed},
-                        {"files_cached", listing->files_cached}};
-    std::cout << j.dump() << "\n" << std::flush;
-  } else if (!flags.quiet) {
-    std::cout << "context: " << entries << " entries, " << uploaded << " files uploaded, "
-              << sender.bytes() << " bytes sent\n"
-              << std::flush;
-  }
-
-  std::optional<v1::Image> image;
-  int total = 0;
-  while (stream->Read(&in)) {
-    if (in.has_event()) {
-      const v1::BuildEvent& ev = in.event();
-      if (ev.total_steps() > 0) total = ev.total_steps();
-      if (flags.json) {
-        nlohmann::json j = {{"type", "event"},          {"step", ev.step()},
-                            {"total_steps", ev.total_steps()}, {"stage", ev.stage()},
-                            {"instruction", ev.instruction()}, {"state", EventState(ev.state())},
-                            {"bytes", ev.bytes()},      {"duration_ms", ev.duration_ms()},
-                            {"message", ev.message()}};
-        std::cout << j.dump() << "\n" << std::flush;
-      } else if (!flags.quiet) {
-        std::string line = absl::StrCat("[", ev.step(), "/", ev.total_steps(), "] ",
-                                        ev.instruction(), "  ", EventState(ev.state()));
-        if (ev.state() == v1::BuildEvent::DONE) {
-          absl::StrAppend(&line, " ", ev.duration_ms(), " ms ", HumanSize(ev.bytes()));
-        }
-        if (!ev.message().empty()) absl::StrAppend(&line, ": ", ev.message());
-        std::cout << line << "\n" << std::flush;
-      }
-    } else if (in.has_log()) {
-      const v1::BuildLog& log = in.log();
-      if (flags.json) {
-        nlohmann::json j = {{"type", "log"},
-                            {"step", log.step()},
-                            {"stream", log.stream() == v1::BuildLog::STDERR ? "stderr" : "stdout"},
-                            {"line", log.line()}};
-        std::cout << j.dump() << "\n" << std::flush;
-      } else if (!flags.quiet) {
-        std::cout << "[" << log.step() << "/" << total << "] | " << log.line() << "\n"
-                  << std::flush;
-      }
-    } else if (in.has_result()) {
-      image = in.result().image();
-    }
-  }
-  grpc::Status status = stream->Finish();
-  if (!status.ok()) {
+  BuildInput input{flags.context, flags.dockerfile, flags.spec};
+  BuildPrinter printer(flags);
+  absl::StatusOr<v1::Image> image = BuildImage(conn, input, &printer);
+  if (!image.ok()) {
     if (flags.json) {
-      std::cout << nlohmann::json({{"type", "error"}, {"message", GrpcCause(status)}}).dump()
+      std::cout << nlohmann::json({{"type", "error"}, {"message", std::string(image.status().message())}})
+                       .dump()
                 << "\n";
     }
-    return BuildFail(GrpcCause(status));
+    return BuildFail(std::string(image.status().message()));
   }
-  if (!image) return BuildFail("the server ended the build without a result");
   const std::string& digest = image->manifest().digest();
   if (!flags.iidfile.empty()) {
     std::ofstream out(flags.iidfile, std::ios::binary | std::ios::trunc);

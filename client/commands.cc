@@ -16,20 +16,23 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "client/archive_upload.h"
-#include "client/dir_tar.h"
-#include "client/export_stream.h"
+#include "client/image_transfer.h"
 #include "storage/image_name.h"
 
 namespace slipway::client {
 namespace {
 
-constexpr size_t kChunkBytes = 1 << 20;
 constexpr int kShortCallSeconds = 120;
 
 }  // namespace
 
 int Fail(const std::string& what, const std::string& message) {
   std::cerr << "slipway: " << what << ": " << message << "\n";
+  return kExitFailed;
+}
+
+int FailStatus(const absl::Status& status) {
+  std::cerr << "slipway: " << status.message() << "\n";
   return kExitFailed;
 }
 
@@ -141,67 +144,18 @@ int RunImport(Connection& conn, const std::vector<std::string>& raw) {
       std::string message(done.status().message());
       if (absl::StartsWith(message, "ImportImage: ") ||
           absl::StartsWith(message, "FindMissingBlobs: ")) {
-        size_t colon = message.find(": ");
-        return Fail(message.substr(0, colon), message.substr(colon + 2));
+        return FailStatus(done.status());
       }
       return Fail("import", message);
     }
     PrintImported(*done);
     return kExitOk;
   }
-  int fd = -1;
-  if (!is_dir) {
-    fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Fail("import", absl::StrCat(path, ": ", std::strerror(errno)));
-  }
-
-  auto ctx = conn.NewContext();
-  v1::ImportImageResponse response;
-  auto writer = conn.stub().ImportImage(ctx.get(), &response);
-  bool stream_ok = writer->Write(first);
-  absl::Status local;
-  v1::ImportImageRequest msg;
-  if (stream_ok && is_dir) {
-    std::string pending;
-    auto send = [&](absl::string_view data) -> absl::Status {
-      pending.append(data.data(), data.size());
-      if (pending.size() >= kChunkBytes) {
-        msg.set_data(pending);
-        pending.clear();
-        if (!writer->Write(msg)) return absl::UnavailableError("the server closed the stream");
-      }
-      return absl::OkStatus();
-    };
-    local = TarDirectory(path, send);
-    if (local.ok() && !pending.empty()) {
-      msg.set_data(pending);
-      if (!writer->Write(msg)) local = absl::UnavailableError("the server closed the stream");
-    }
-  } else if (stream_ok) {
-    std::string buffer(kChunkBytes, '\0');
-    for (;;) {
-      ssize_t n = ::read(fd, buffer.data(), buffer.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        local = absl::UnavailableError(absl::StrCat(path, ": ", std::strerror(errno)));
-        break;
-      }
-      if (n == 0) break;
-      msg.set_data(buffer.data(), static_cast<size_t>(n));
-      if (!writer->Write(msg)) break;  // the server answered early; Finish tells why
-    }
-  }
-  if (fd > 0) ::close(fd);
-  if (!local.ok() && local.code() != absl::StatusCode::kUnavailable) {
-    ctx->TryCancel();
-    writer->Finish();
-    return Fail("import", std::string(local.message()));
-  }
-  writer->WritesDone();
-  grpc::Status status = writer->Finish();
-  if (!status.ok()) return FailRpc("ImportImage", status);
-  if (!local.ok()) return Fail("import", std::string(local.message()));
-  PrintImported(response);
+  // A directory (OCI layout) or stdin: streamed once, whole.
+  absl::StatusOr<v1::ImportImageResponse> imported =
+      ImportImageFrom(conn, path, first.options());
+  if (!imported.ok()) return FailStatus(imported.status());
+  PrintImported(*imported);
   return kExitOk;
 }
 
@@ -229,69 +183,8 @@ int RunExport(Connection& conn, const std::vector<std::string>& raw) {
   }
   if (output.empty()) return Usage("export: -o FILE is required (-o - for stdout)");
 
-  int fd = 1;
-  std::string temp;
-  if (output != "-") {
-    std::filesystem::path out_path(output);
-    std::error_code ec;
-    if (out_path.has_parent_path()) std::filesystem::create_directories(out_path.parent_path(), ec);
-    if (ec)
-      return Fail("export", absl::StrCat(out_path.parent_path().string(), ": ", ec.message()));
-    temp = output + ".tmp-XXXXXX";
-    fd = ::mkstemp(temp.data());
-    if (fd < 0) return Fail("export", absl::StrCat(temp, ": ", std::strerror(errno)));
-    ::fchmod(fd, 0644);
-  }
-  auto cleanup = [&] {
-    if (!temp.empty()) {
-      ::close(fd);
-      ::unlink(temp.c_str());
-    }
-  };
-
-  ExportStream stream(conn, request);
-  std::string local_error;
-  absl::Status rpc_status;
-  while (local_error.empty()) {
-    absl::StatusOr<absl::string_view> data = stream.Next();
-    if (!data.ok()) {
-      rpc_status = data.status();
-      break;
-    }
-    if (data->empty()) break;
-    size_t off = 0;
-    while (off < data->size()) {
-      ssize_t n = ::write(fd, data->data() + off, data->size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        local_error = absl::StrCat(temp.empty() ? "stdout" : output, ": ", std::strerror(errno));
-        break;
-      }
-      off += static_cast<size_t>(n);
-    }
-  }
-  if (!local_error.empty()) {
-    stream.Cancel();
-    cleanup();
-    return Fail("export", local_error);
-  }
-  if (!rpc_status.ok()) {
-    cleanup();
-    // ExportStream's message already reads "ExportImage: <server message>".
-    std::cerr << "slipway: " << rpc_status.message() << "\n";
-    return kExitFailed;
-  }
-  if (!temp.empty()) {
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-      ::unlink(temp.c_str());
-      return Fail("export", absl::StrCat(output, ": ", std::strerror(errno)));
-    }
-    if (::rename(temp.c_str(), output.c_str()) != 0) {
-      int err = errno;
-      ::unlink(temp.c_str());
-      return Fail("export", absl::StrCat(output, ": ", std::strerror(err)));
-    }
-  }
+  absl::StatusOr<int64_t> written = ExportImageTo(conn, request, output);
+  if (!written.ok()) return FailStatus(written.status());
   return kExitOk;
 }
 

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "client/connection.h"
 
 namespace slipway::client {
@@ -43,6 +44,8 @@ int Usage(const std::string& message);
 // Prints "slipway: <what>: <message>" on stderr and returns kExitFailed.
 int Fail(const std::string& what, const std::string& message);
 int FailRpc(const std::string& rpc, const grpc::Status& status);
+// Prints "slipway: <status message>" (messages that already name what failed) → kExitFailed.
+int FailStatus(const absl::Status& status);
 // Positionals and --flag values; `value_flags` take a value, `bool_flags` do not.
 struct Args {
   std::vector<std::string> positional;

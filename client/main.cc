@@ -1,5 +1,6 @@
 // slipway: the step client of slipwayd.
 #include <signal.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +10,9 @@
 
 #include "client/commands.h"
 #include "client/connection.h"
+#include "client/step/step_main.h"
+
+extern char** environ;
 
 namespace {
 
@@ -35,6 +39,10 @@ constexpr char kUsage[] =
     "  record-scan REF --scanner NAME --passed|--failed [--version V] [--exit-code N]\n"
     "       [--report FILE [--media-type T]] [--critical N --high N --medium N --low N]\n"
     "       [--message M] [--token-file F]   (or SLIPWAY_RECORD_SCAN_TOKEN[_FILE])\n"
+    "  step [--repo R --tags T,... --no-push --push-only ...]   (a CI build-and-push step,\n"
+    "       configured like the Drone/Harness docker, buildx, kaniko and buildah plugins by\n"
+    "       PLUGIN_* variables; `slipway` alone runs it when PLUGIN_* variables are set;\n"
+    "       `slipway step --help` lists the flags, docs/STEP.md the variables)\n"
     "  version\n"
     "environment: SLIPWAY_ADDR (unix:///path or host:port), SLIPWAY_TOKEN or SLIPWAY_TOKEN_FILE,\n"
     "             SLIPWAY_TLS=1 and SLIPWAY_TLS_CA for TLS on TCP\n";
@@ -44,12 +52,32 @@ constexpr char kUsage[] =
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+  std::vector<std::string> env_names;
+  bool has_plugin_vars = false;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    env_names.push_back(entry.substr(0, entry.find('=')));
+    if (strncasecmp(entry.c_str(), "PLUGIN_", 7) == 0) has_plugin_vars = true;
+  }
+  // A CI step runs the image's entrypoint with no arguments and PLUGIN_* variables; a first
+  // argument that is a flag (other than help/version) also means a step.
+  const bool step_flags = !args.empty() && args[0].rfind("--", 0) == 0 && args[0] != "--help" &&
+                          args[0] != "--version";
+  if ((args.empty() && has_plugin_vars) || step_flags) {
+    return slipway::client::step::RunStepMain(env, env_names, args);
+  }
   if (args.empty()) {
     std::cerr << kUsage;
     return slipway::client::kExitUsage;
   }
   std::string command = args[0];
   args.erase(args.begin());
+  if (command == "step") return slipway::client::step::RunStepMain(env, env_names, args);
   if (command == "version" || command == "--version") {
     std::cout << "slipway " << SLIPWAY_VERSION << "\n";
     return 0;
@@ -76,11 +104,6 @@ int main(int argc, char** argv) {
     std::cerr << "slipway: unknown command \"" << command << "\"\n" << kUsage;
     return slipway::client::kExitUsage;
   }
-  auto env = [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-  };
   auto settings = slipway::client::SettingsFromEnvironment(env, geteuid() == 0);
   if (!settings.ok()) {
     std::cerr << "slipway: " << command << ": " << settings.status().message() << "\n";

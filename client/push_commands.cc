@@ -11,28 +11,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "client/commands.h"
+#include "client/push_flow.h"
 
 namespace slipway::client {
 namespace {
-
-const char* StateName(v1::BlobProgress::State s) {
-  switch (s) {
-    case v1::BlobProgress::EXISTS: return "exists";
-    case v1::BlobProgress::MOUNTED: return "mounted";
-    case v1::BlobProgress::UPLOADING: return "uploading";
-    case v1::BlobProgress::UPLOADED: return "uploaded";
-    default: return "?";
-  }
-}
-
-const char* CodeName(int code) {
-  static const char* const kNames[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
-}
 
 // Flags shared by push and push-many, applied to every destination.
 struct PushFlags {
@@ -126,42 +108,32 @@ std::string ParseDestination(const std::string& dest, const PushFlags& flags, v1
   return "";
 }
 
-// Reads the progress stream, prints lines and the table; returns how many targets failed.
-int Follow(grpc::ClientReaderInterface<v1::PushProgress>& reader,
-           const std::vector<std::string>& names, std::vector<v1::TargetResult>* results) {
-  v1::PushProgress msg;
-  while (reader.Read(&msg)) {
-    if (msg.has_blob()) {
-      const auto& b = msg.blob();
-      if (b.state() == v1::BlobProgress::UPLOADING && b.bytes_sent() > 0) continue;
-      const int i = b.target_index();
-      const std::string& name = i >= 0 && i < static_cast<int>(names.size()) ? names[i] : "?";
-      std::cout << name << ": " << ShortDigest(b.digest()) << " " << StateName(b.state()) << " ("
-                << HumanSize(b.size()) << ")\n";
-    } else if (msg.has_target_done()) {
-      results->push_back(msg.target_done());
-    }
+// Prints one line per blob state change (not every upload progress tick).
+class PushPrinter : public PushObserver {
+ public:
+  explicit PushPrinter(const std::vector<std::string>& names) : names_(names) {}
+  void OnBlob(const v1::BlobProgress& b) override {
+    if (b.state() == v1::BlobProgress::UPLOADING && b.bytes_sent() > 0) return;
+    const int i = b.target_index();
+    const std::string& name = i >= 0 && i < static_cast<int>(names_.size()) ? names_[i] : "?";
+    std::cout << name << ": " << ShortDigest(b.digest()) << " " << BlobStateName(b.state())
+              << " (" << HumanSize(b.size()) << ")\n";
   }
-  int failed = 0;
-  std::cout << absl::StrFormat("%-40s %-18s %-14s %8s %7s %7s %10s %7s %8s\n", "TARGET", "RESULT",
-                               "DIGEST", "UPLOADED", "MOUNTED", "SKIPPED", "SENT", "RETRIES",
-                               "TIME");
-  for (const auto& r : *results) {
-    if (r.code() != 0) ++failed;
-    std::cout << absl::StrFormat("%-40s %-18s %-14s %8d %7d %7d %10s %7d %7.2fs\n",
-                                 absl::StrCat(r.registry(), "/", r.repository()),
-                                 CodeName(r.code()), ShortDigest(r.manifest_digest()),
-                                 r.blobs_uploaded(), r.blobs_mounted(), r.blobs_skipped(),
-                                 HumanSize(r.bytes_sent()), r.retries(),
-                                 r.duration_ms() / 1000.0);
-  }
-  for (const auto& r : *results) {
+
+ private:
+  const std::vector<std::string>& names_;
+};
+
+// The table, then one line on stderr per failed target; returns how many failed.
+int Report(const PushOutcome& outcome) {
+  PrintPushTable(std::cout, outcome.results);
+  for (const auto& r : outcome.results) {
     if (r.code() != 0) {
       std::cerr << "slipway: push to " << r.registry() << "/" << r.repository() << ": "
                 << r.message() << "\n";
     }
   }
-  return failed;
+  return outcome.failed_targets();
 }
 
 int RunPushCommon(Connection& conn, const std::vector<std::string>& raw, bool many) {
@@ -185,32 +157,27 @@ int RunPushCommon(Connection& conn, const std::vector<std::string>& raw, bool ma
     names.push_back(absl::StrCat(t.registry(), "/", t.repository()));
     targets.push_back(std::move(t));
   }
-  auto ctx = conn.NewContext();
-  std::vector<v1::TargetResult> results;
-  grpc::Status status;
-  int failed = 0;
+  PushPrinter printer(names);
+  PushOutcome outcome;
   if (many) {
     v1::PushManyRequest request;
     request.set_ref(args.positional[0]);
     *request.mutable_gate() = flags.gate;
     request.set_attach_scan_reports(flags.attach_scan_reports);
     for (auto& t : targets) *request.add_targets() = std::move(t);
-    auto reader = conn.stub().PushMany(ctx.get(), request);
-    failed = Follow(*reader, names, &results);
-    status = reader->Finish();
+    outcome = PushImageMany(conn, request, &printer);
   } else {
     v1::PushRequest request;
     request.set_ref(args.positional[0]);
     *request.mutable_gate() = flags.gate;
     request.set_attach_scan_reports(flags.attach_scan_reports);
     *request.mutable_target() = std::move(targets[0]);
-    auto reader = conn.stub().Push(ctx.get(), request);
-    failed = Follow(*reader, names, &results);
-    status = reader->Finish();
-    // The target's failure is already printed with its result.
-    if (!status.ok() && !results.empty()) return kExitFailed;
+    outcome = PushImage(conn, request, &printer);
   }
-  if (!status.ok()) return FailRpc(many ? "PushMany" : "Push", status);
+  int failed = Report(outcome);
+  // A single target's failure is already printed with its result.
+  if (!many && !outcome.rpc.ok() && !outcome.results.empty()) return kExitFailed;
+  if (!outcome.rpc.ok()) return FailStatus(outcome.rpc);
   return failed == 0 ? kExitOk : kExitFailed;
 }
 

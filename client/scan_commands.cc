@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "client/commands.h"
+#include "client/scan_flow.h"
 #include "storage/file_util.h"
 
 namespace slipway::client {
@@ -24,42 +25,22 @@ bool ReadInto(const std::string& path, std::string* out) {
   return true;
 }
 
-std::string Summary(const v1::SeveritySummary& s) {
-  return absl::StrFormat("critical=%d high=%d medium=%d low=%d unknown=%d", s.critical(),
-                         s.high(), s.medium(), s.low(), s.unknown());
-}
-
-void PrintResult(const v1::HookResult& r) {
-  std::cout << absl::StrFormat("%-20s %-8s exit=%-4d %s  %s%s  %.2fs\n", r.scanner(),
-                               r.passed() ? "PASSED" : "FAILED", r.exit_code(),
-                               Summary(r.summary()),
-                               r.scanner_version().empty() ? "" : "version=",
-                               r.scanner_version(), r.duration_ms() / 1000.0);
-  if (!r.report().digest().empty()) {
-    std::cout << "  report: " << r.report().digest() << " (" << HumanSize(r.report().size())
-              << ", " << r.report().media_type() << ")\n";
-  }
-  if (!r.message().empty()) std::cout << "  " << r.message() << "\n";
-}
-
 }  // namespace
 
 int RunScan(Connection& conn, const std::vector<std::string>& raw) {
   Args args = SplitArgs(raw, {"--scanner"}, {});
   if (!args.error.empty()) return Usage("scan: " + args.error);
   if (args.positional.size() != 1) return Usage("scan: want REF [--scanner NAME]...");
-  v1::ScanRequest request;
-  request.set_ref(args.positional[0]);
+  std::vector<std::string> scanners;
   for (const auto& [name, value] : args.flags) {
-    if (name == "--scanner") request.add_scanners(value);
+    if (name == "--scanner") scanners.push_back(value);
   }
-  v1::ScanResponse response;
-  auto ctx = conn.NewContext();
-  grpc::Status status = conn.stub().Scan(ctx.get(), request, &response);
-  if (!status.ok()) return FailRpc("Scan", status);
+  absl::StatusOr<v1::ScanResponse> scanned = ScanImage(conn, args.positional[0], scanners);
+  if (!scanned.ok()) return FailStatus(scanned.status());
+  const v1::ScanResponse& response = *scanned;
   std::cout << "scan of " << response.manifest_digest() << ": "
             << (response.passed() ? "PASSED" : "FAILED") << "\n";
-  for (const auto& r : response.results()) PrintResult(r);
+  for (const auto& r : response.results()) PrintHookResult(std::cout, r);
   return response.passed() ? kExitOk : kExitFailed;
 }
 
@@ -126,7 +107,7 @@ int RunRecordScan(Connection& conn, const std::vector<std::string>& raw) {
   grpc::Status status = conn.stub().RecordScan(ctx.get(), request, &response);
   if (!status.ok()) return FailRpc("RecordScan", status);
   std::cout << "recorded scan of " << response.manifest_digest() << "\n";
-  PrintResult(response.result());
+  PrintHookResult(std::cout, response.result());
   return kExitOk;
 }
 

@@ -77,6 +77,10 @@ struct StepSettings {
 
   // PLUGIN_* variables that were set but mean nothing here (printed as "ignored", not fatal).
   std::vector<std::string> ignored;
+
+  // Non-empty when AUTO_TAG found nothing to build (a branch other than the default one): the
+  // plugins then print this and succeed without building or pushing.
+  std::string skip_reason;
 };
 
 // Builds the settings from the process environment (`env` looks one variable up; `names` lists
