@@ -27,14 +27,7 @@ bool HasHost(const std::string& repo) {
 
 std::string Str(const std::optional<SettingSource::Value>& v) { return v ? v->value : ""; }
 
-absl::StatusOr<bool> Bool(const std::optional<SettingSource::Value>& v) {
-  if (!v) return false;
-  std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(v->value));
-  if (s == "true" || s == "1" || s == "yes") return true;
-  if (s == "false" || s == "0" || s == "no") return false;
-  return absl::InvalidArgumentError(absl::StrCat(
-      v->origin, ": \"", v->value, "\" is not a boolean (true/false/1/0/yes/no)"));
-}
+absl::StatusOr<bool> Bool(const std::optional<SettingSource::Value>& v) { return ParseBool(v); }
 
 // "<account>.dkr.ecr.<region>.amazonaws.com" -> region; else "".
 std::string EcrRegionOf(const std::string& host) {
@@ -56,17 +49,19 @@ absl::StatusOr<std::string> GarJsonKey(const SettingSource::Value& v) {
       absl::StrCat(v.origin, ": neither JSON nor base64-encoded JSON"));
 }
 
-// Both or neither of a user/password pair; `what` names the pair in the message.
+// Both or neither of a pair (user/password, access/secret key); `secret` names the second
+// half in the message ("password must be specified", as the plugins say).
 absl::Status Pair(const std::optional<SettingSource::Value>& user,
                   const std::optional<SettingSource::Value>& pass, const std::string& user_name,
-                  const std::string& pass_name) {
+                  const std::string& pass_name, const std::string& first = "username",
+                  const std::string& second = "password") {
   if (user && !pass) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(user->origin, " is set but ", pass_name, " is not: password must be specified"));
+    return absl::InvalidArgumentError(absl::StrCat(user->origin, " is set but ", pass_name,
+                                                   " is not: ", second, " must be specified"));
   }
   if (pass && !user) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(pass->origin, " is set but ", user_name, " is not: username must be specified"));
+    return absl::InvalidArgumentError(absl::StrCat(pass->origin, " is set but ", user_name,
+                                                   " is not: ", first, " must be specified"));
   }
   return absl::OkStatus();
 }
@@ -232,7 +227,8 @@ absl::Status ResolveRegistryCredentials(SettingSource& src, StepSettings* s) {
 
   switch (s->flavour) {
     case Flavour::kEcr: {
-      SLIPWAY_RETURN_IF_ERROR(Pair(access_key, secret_key, "PLUGIN_ACCESS_KEY", "PLUGIN_SECRET_KEY"));
+      SLIPWAY_RETURN_IF_ERROR(Pair(access_key, secret_key, "PLUGIN_ACCESS_KEY", "PLUGIN_SECRET_KEY",
+                                   "access key", "secret key"));
       if (s->registry.empty() || s->registry == "docker.io") {
         return absl::InvalidArgumentError(
             "PLUGIN_REGISTRY must name the ECR registry (<account>.dkr.ecr.<region>.amazonaws.com)");

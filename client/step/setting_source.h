@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "client/connection.h"
 #include "client/step/dotenv.h"
 
@@ -56,6 +57,13 @@ class SettingSource {
 
 // True if `name` starts with "PLUGIN_" in any letter case.
 bool IsPluginName(const std::string& name);
+
+// A setting as a boolean: true/false/1/0/yes/no in any case (surrounding spaces ignored);
+// `fallback` when unset. INVALID_ARGUMENT naming the origin otherwise.
+absl::StatusOr<bool> ParseBool(const std::optional<SettingSource::Value>& v, bool fallback = false);
+
+// A `sep`-separated list, entries trimmed, empty entries dropped; empty when unset.
+std::vector<std::string> ParseList(const std::optional<SettingSource::Value>& v, char sep = ',');
 
 }  // namespace slipway::client::step
 

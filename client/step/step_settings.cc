@@ -31,26 +31,9 @@ absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentE
 
 std::string Str(const Value& v) { return v ? v->value : ""; }
 
-// true/false/1/0/yes/no in any case; `fallback` when unset.
-absl::StatusOr<bool> Bool(const Value& v, bool fallback = false) {
-  if (!v) return fallback;
-  std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(v->value));
-  if (s == "true" || s == "1" || s == "yes") return true;
-  if (s == "false" || s == "0" || s == "no") return false;
-  return Invalid(
-      absl::StrCat(v->origin, ": \"", v->value, "\" is not a boolean (true/false/1/0/yes/no)"));
-}
+absl::StatusOr<bool> Bool(const Value& v, bool fallback = false) { return ParseBool(v, fallback); }
 
-// A comma (or `sep`) separated list, entries trimmed, empty entries dropped.
-std::vector<std::string> List(const Value& v, char sep = ',') {
-  std::vector<std::string> out;
-  if (!v) return out;
-  for (absl::string_view item : absl::StrSplit(v->value, sep)) {
-    item = absl::StripAsciiWhitespace(item);
-    if (!item.empty()) out.emplace_back(item);
-  }
-  return out;
-}
+std::vector<std::string> List(const Value& v, char sep = ',') { return ParseList(v, sep); }
 
 // KEY=VALUE entries of a list into `out` (a later key wins). An entry without '=' takes its
 // value from the environment like `docker build --build-arg KEY` when `from_env` is set (and
@@ -64,7 +47,9 @@ absl::Status KeyValues(const Value& v, char sep, SettingSource* src, bool from_e
                      return std::isspace(static_cast<unsigned char>(c));
                    });
     if (bad_key) {
-      return Invalid(absl::StrCat(v->origin, ": malformed entry \"", item, "\" (want KEY=VALUE)"));
+      // The value part is not shown: build args often carry tokens.
+      return Invalid(absl::StrCat(v->origin, ": malformed entry \"", item.substr(0, eq),
+                                  eq == std::string::npos ? "" : "=...", "\" (want KEY=VALUE)"));
     }
     if (eq != std::string::npos) {
       (*out)[key] = item.substr(eq + 1);

@@ -88,7 +88,7 @@ TEST(RegistryFlavoursTest, Ecr) {
             "PLUGIN_REGISTRY must name the ECR registry (<account>.dkr.ecr.<region>.amazonaws.com)");
   EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "1.dkr.ecr.us-west-2.amazonaws.com/app"},
                      {"PLUGIN_ACCESS_KEY", "AKIA"}}),
-            "PLUGIN_ACCESS_KEY is set but PLUGIN_SECRET_KEY is not: password must be specified");
+            "PLUGIN_ACCESS_KEY is set but PLUGIN_SECRET_KEY is not: secret key must be specified");
 }
 
 TEST(RegistryFlavoursTest, GarWithRawOrBase64Key) {
