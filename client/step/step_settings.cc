@@ -396,7 +396,7 @@ absl::StatusOr<StepSettings> ParseStepSettings(const EnvLookup& env,
   {
     SettingSource bootstrap(env, names, {}, flags);
     if (auto path = bootstrap.Get({"PLUGIN_ENV_FILE"}, "env-file")) {
-      SLIPWAY_ASSIGN_OR_RETURN(file, ReadDotenvFile(path->origin, path->value));
+      SLIPWAY_ASSIGN_OR_RETURN(file, ReadDotenvFile(path->origin, path->value, env));
     }
   }
   SettingSource src(env, names, file, std::move(flags));

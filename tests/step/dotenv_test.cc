@@ -47,6 +47,21 @@ TEST(DotenvTest, SingleQuotesAreLiteral) {
   EXPECT_THAT(*e, ElementsAre(Pair("A", "$B \\n \"x\"")));
 }
 
+TEST(DotenvTest, ExpandsReferencesFromTheFileThenTheEnvironment) {
+  auto e = ParseDotenv(
+      "BASE=reg.example.com\n"
+      "REPO=${BASE}/team/$NAME\n"
+      "TAGS=\"${DRONE_TAG},latest \\$HOME\"\n"
+      "LITERAL='${BASE}'\n"
+      "MISSING=[${NOPE}] $ alone ${bad-name}\n",
+      "f", LookupIn({{"NAME", "app"}, {"DRONE_TAG", "v1.2.3"}, {"BASE", "env-loses"}}));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_THAT(*e, ElementsAre(Pair("BASE", "reg.example.com"),
+                              Pair("REPO", "reg.example.com/team/app"),
+                              Pair("TAGS", "v1.2.3,latest $HOME"), Pair("LITERAL", "${BASE}"),
+                              Pair("MISSING", "[] $ alone ${bad-name}")));
+}
+
 TEST(DotenvTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(ParseDotenv("A=1\nnot a pair\n", "step.env").status().message(),
             "step.env:2: expected KEY=VALUE");
