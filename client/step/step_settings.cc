@@ -152,6 +152,18 @@ absl::Status ParseNaming(SettingSource& src, StepSettings* s, bool* expand_repo)
   }
 
   auto tags_var = src.Get({"PLUGIN_TAGS", "PLUGIN_TAG"}, "tags");
+  if (!tags_var) {
+    // Like the plugins, a ".tags" file in the working directory (written by a tagging step
+    // before this one) stands in for unset TAGS.
+    std::ifstream dot_tags(".tags", std::ios::binary);
+    if (dot_tags) {
+      std::stringstream text;
+      text << dot_tags.rdbuf();
+      std::string joined = text.str();
+      std::replace(joined.begin(), joined.end(), '\n', ',');
+      tags_var = SettingSource::Value{joined, ".tags"};
+    }
+  }
   std::vector<std::string> tags = List(tags_var);
   auto auto_tag_var = src.Get({"PLUGIN_AUTO_TAG", "PLUGIN_DEFAULT_TAGS"}, "auto-tag");
   SLIPWAY_ASSIGN_OR_RETURN(bool auto_tag, Bool(auto_tag_var));

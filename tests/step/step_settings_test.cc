@@ -1,6 +1,7 @@
 // ParseStepSettings: every plugin variable, alias and flag, modes, conflicts, precedence.
 #include "client/step/step_settings.h"
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -551,6 +552,35 @@ TEST(StepSettingsTest, ExpandRepoPrefixesTheRegistry) {
   auto without = Parse({{"PLUGIN_REPO", "team/app"}, {"PLUGIN_REGISTRY", "reg.example.com"}});
   ASSERT_TRUE(without.ok()) << without.status();
   EXPECT_EQ(without->repo, "team/app");
+}
+
+// Runs `body` with the working directory set to `dir`, then restores it.
+void InDirectory(const std::string& dir, const std::function<void()>& body) {
+  std::error_code ec;
+  auto previous = std::filesystem::current_path(ec);
+  ASSERT_FALSE(ec);
+  std::filesystem::current_path(dir, ec);
+  ASSERT_FALSE(ec);
+  body();
+  std::filesystem::current_path(previous, ec);
+  ASSERT_FALSE(ec);
+}
+
+TEST(StepSettingsTest, DotTagsFileStandsInForUnsetTags) {
+  TempDir dir;
+  WriteFile(dir.Sub(".tags"), "1.0.0,1.0\nlatest\n");
+  InDirectory(dir.path(), [] {
+    auto s = Parse({{"PLUGIN_REPO", kRepo}});
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_THAT(s->tags, ElementsAre("1.0.0", "1.0", "latest"));
+    auto env = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_TAGS", "env"}});
+    ASSERT_TRUE(env.ok()) << env.status();
+    EXPECT_THAT(env->tags, ElementsAre("env"));
+  });
+  WriteFile(dir.Sub(".tags"), "ok,bad tag\n");
+  InDirectory(dir.path(), [] {
+    EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", kRepo}}), ".tags: \"bad tag\" is not a valid image tag");
+  });
 }
 
 }  // namespace
