@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -109,10 +109,18 @@ absl::StatusOr<DotenvEntries> ParseDotenv(const std::string& text, const std::st
           if (c == '\\' && j + 1 < raw.size()) {
             char n = raw[++j];
             switch (n) {
-              case 'n': value += '\n'; break;
-              case 'r': value += '\r'; break;
-              case 't': value += '\t'; break;
-              default: value += n; break;  // \\ \" \$ and anything else: the character
+              case 'n':
+                value += '\n';
+                break;
+              case 'r':
+                value += '\r';
+                break;
+              case 't':
+                value += '\t';
+                break;
+              default:
+                value += n;
+                break;  // \\ \" \$ and anything else: the character
             }
           } else if (c == '"') {
             closed = true;

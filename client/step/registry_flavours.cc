@@ -112,8 +112,8 @@ absl::Status AddDockerConfig(const SettingSource::Value& v, StepSettings* s) {
       size_t colon;
       if (!absl::Base64Unescape(auth, &decoded) ||
           (colon = decoded.find(':')) == std::string::npos) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(v.origin, ": auths[\"", raw_host, "\"].auth is not base64 of user:password"));
+        return absl::InvalidArgumentError(absl::StrCat(v.origin, ": auths[\"", raw_host,
+                                                       "\"].auth is not base64 of user:password"));
       }
       c = Basic(host, decoded.substr(0, colon), decoded.substr(colon + 1));
     } else if (!text("username").empty()) {
@@ -200,7 +200,8 @@ absl::Status ResolveRegistryCredentials(SettingSource& src, StepSettings* s) {
                        &external_id, &create_repo_var});
     present.push_back({Flavour::kEcr, "ECR", v});
   }
-  if (json_key || location) present.push_back({Flavour::kGar, "GAR", first_of({&json_key, &location})});
+  if (json_key || location)
+    present.push_back({Flavour::kGar, "GAR", first_of({&json_key, &location})});
   if (client_id || client_secret || tenant_id || client_cert) {
     present.push_back(
         {Flavour::kAcr, "ACR", first_of({&client_id, &client_secret, &tenant_id, &client_cert})});
@@ -231,7 +232,8 @@ absl::Status ResolveRegistryCredentials(SettingSource& src, StepSettings* s) {
                                    "access key", "secret key"));
       if (s->registry.empty() || s->registry == "docker.io") {
         return absl::InvalidArgumentError(
-            "PLUGIN_REGISTRY must name the ECR registry (<account>.dkr.ecr.<region>.amazonaws.com)");
+            "PLUGIN_REGISTRY must name the ECR registry "
+            "(<account>.dkr.ecr.<region>.amazonaws.com)");
       }
       auto* ecr = s->credential.mutable_ecr();
       std::string derived = EcrRegionOf(s->registry);
@@ -293,7 +295,8 @@ absl::Status ResolveRegistryCredentials(SettingSource& src, StepSettings* s) {
   if (cloud && !base_username && !base_password) {
     base_username = username;
     base_password = password;
-    SLIPWAY_RETURN_IF_ERROR(Pair(base_username, base_password, "PLUGIN_USERNAME", "PLUGIN_PASSWORD"));
+    SLIPWAY_RETURN_IF_ERROR(
+        Pair(base_username, base_password, "PLUGIN_USERNAME", "PLUGIN_PASSWORD"));
   }
   SLIPWAY_RETURN_IF_ERROR(Pair(base_username, base_password, "PLUGIN_BASE_IMAGE_USERNAME",
                                "PLUGIN_BASE_IMAGE_PASSWORD"));

@@ -17,8 +17,8 @@ absl::StatusOr<bool> ParseBool(const std::optional<SettingSource::Value>& v, boo
   std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(v->value));
   if (s == "true" || s == "1" || s == "yes") return true;
   if (s == "false" || s == "0" || s == "no") return false;
-  return absl::InvalidArgumentError(absl::StrCat(
-      v->origin, ": \"", v->value, "\" is not a boolean (true/false/1/0/yes/no)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(v->origin, ": \"", v->value, "\" is not a boolean (true/false/1/0/yes/no)"));
 }
 
 std::vector<std::string> ParseList(const std::optional<SettingSource::Value>& v, char sep) {

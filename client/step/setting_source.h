@@ -28,8 +28,8 @@ class SettingSource {
     std::string origin;  // "--repo", "PLUGIN_TAGS" or "PLUGIN_TAGS (env file)": for messages
   };
 
-  SettingSource(EnvLookup env, const std::vector<std::string>& env_names,
-                const DotenvEntries& file, std::map<std::string, std::string> flags);
+  SettingSource(EnvLookup env, const std::vector<std::string>& env_names, const DotenvEntries& file,
+                std::map<std::string, std::string> flags);
 
   // The first non-empty value for `flag` (its name without "--"; empty: none) or one of `vars`.
   std::optional<Value> Get(const std::vector<std::string>& vars, const std::string& flag = "");

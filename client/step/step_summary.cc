@@ -29,14 +29,15 @@ std::string Credential(const v1::RegistryCredential& c) {
       return absl::StrCat("token ", Masked(c.token()));
     case v1::RegistryCredential::kEcr: {
       const auto& e = c.ecr();
-      return absl::StrCat("ecr region=", e.region(), " access_key=", e.access_key(),
-                          " secret_key=", Masked(e.secret_key()),
-                          " session_token=", Masked(e.session_token()),
-                          " assume_role=", e.assume_role(), " external_id=", Masked(e.external_id()),
-                          " create_repository=", e.create_repository() ? "true" : "false");
+      return absl::StrCat(
+          "ecr region=", e.region(), " access_key=", e.access_key(),
+          " secret_key=", Masked(e.secret_key()), " session_token=", Masked(e.session_token()),
+          " assume_role=", e.assume_role(), " external_id=", Masked(e.external_id()),
+          " create_repository=", e.create_repository() ? "true" : "false");
     }
     case v1::RegistryCredential::kGar:
-      return absl::StrCat("gar location=", c.gar().location(), " json_key=", Masked(c.gar().json_key()));
+      return absl::StrCat("gar location=", c.gar().location(),
+                          " json_key=", Masked(c.gar().json_key()));
     case v1::RegistryCredential::kAcr:
       return absl::StrCat("acr client_id=", c.acr().client_id(), " tenant_id=", c.acr().tenant_id(),
                           " client_secret=", Masked(c.acr().client_secret()));
@@ -48,20 +49,28 @@ std::string Credential(const v1::RegistryCredential& c) {
 
 const char* ModeName(StepSettings::Mode m) {
   switch (m) {
-    case StepSettings::Mode::kBuildAndPush: return "build-and-push";
-    case StepSettings::Mode::kBuildOnly: return "build-only";
-    case StepSettings::Mode::kPushOnly: return "push-only";
+    case StepSettings::Mode::kBuildAndPush:
+      return "build-and-push";
+    case StepSettings::Mode::kBuildOnly:
+      return "build-only";
+    case StepSettings::Mode::kPushOnly:
+      return "push-only";
   }
   return "?";
 }
 
 const char* FlavourName(StepSettings::Flavour f) {
   switch (f) {
-    case StepSettings::Flavour::kGeneric: return "registry";
-    case StepSettings::Flavour::kDockerHub: return "docker-hub";
-    case StepSettings::Flavour::kEcr: return "ecr";
-    case StepSettings::Flavour::kGar: return "gar";
-    case StepSettings::Flavour::kAcr: return "acr";
+    case StepSettings::Flavour::kGeneric:
+      return "registry";
+    case StepSettings::Flavour::kDockerHub:
+      return "docker-hub";
+    case StepSettings::Flavour::kEcr:
+      return "ecr";
+    case StepSettings::Flavour::kGar:
+      return "gar";
+    case StepSettings::Flavour::kAcr:
+      return "acr";
   }
   return "?";
 }
@@ -93,7 +102,8 @@ std::string DescribeStepSettings(const StepSettings& s) {
     line("no_cache", on(s.no_cache));
     line("reproducible", on(s.reproducible));
     if (s.source_date_epoch) line("source_date_epoch", absl::StrCat(*s.source_date_epoch));
-    for (const auto& c : s.base_credentials) line("base_credential", c.registry() + " " + Credential(c));
+    for (const auto& c : s.base_credentials)
+      line("base_credential", c.registry() + " " + Credential(c));
     line("mirrors", absl::StrJoin(s.mirrors, ","));
   }
   if (s.mode != StepSettings::Mode::kBuildOnly) {
@@ -103,14 +113,16 @@ std::string DescribeStepSettings(const StepSettings& s) {
   }
   line("insecure", on(s.tls.insecure_http()));
   line("skip_tls_verify", on(s.tls.skip_verify()));
-  if (!s.tls.ca_pem().empty()) line("registry_certificate", absl::StrCat(s.tls.ca_pem().size(), " bytes PEM"));
+  if (!s.tls.ca_pem().empty())
+    line("registry_certificate", absl::StrCat(s.tls.ca_pem().size(), " bytes PEM"));
   line("tar_path", s.tar_path);
   line("oci_layout_path", s.oci_layout_path);
   line("source_tar_path", s.source_tar_path);
   line("source_image", s.source_image);
   line("buildx_load", on(s.buildx_load));
   line("docker_host", s.docker_host);
-  if (s.scan) line("scan", absl::StrJoin(s.scanners, ",").empty() ? "true" : absl::StrJoin(s.scanners, ","));
+  if (s.scan)
+    line("scan", absl::StrJoin(s.scanners, ",").empty() ? "true" : absl::StrJoin(s.scanners, ","));
   line("drone_output", s.drone_output);
   line("artifact_file", s.artifact_file);
   line("digest_file", s.digest_file);
