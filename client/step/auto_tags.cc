@@ -71,17 +71,17 @@ std::string Number(const std::string& s) {
 }  // namespace
 
 absl::StatusOr<std::optional<std::vector<std::string>>> AutoTags(const std::string& commit_ref,
-                                                                  const std::string& default_branch,
-                                                                  const std::string& suffix) {
+                                                                 const std::string& default_branch,
+                                                                 const std::string& suffix) {
   std::vector<std::string> tags;
   absl::string_view ref = commit_ref;
   if (absl::ConsumePrefix(&ref, "refs/tags/")) {
     absl::ConsumePrefix(&ref, "v");
     auto version = ParseVersion(ref, 3, /*allow_zeros=*/true);
     if (!version) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid semantic version when auto detecting the tag from ", commit_ref,
-          " (want refs/tags/[v]MAJOR.MINOR.PATCH)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid semantic version when auto detecting the tag from ", commit_ref,
+                       " (want refs/tags/[v]MAJOR.MINOR.PATCH)"));
     }
     const auto& p = version->parts;
     if (!version->prerelease.empty() || !version->build.empty()) {

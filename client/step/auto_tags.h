@@ -19,8 +19,8 @@ namespace slipway::client::step {
 // A non-empty `suffix` turns "latest" into the suffix and every other tag into "<tag>-<suffix>".
 // Errors: INVALID_ARGUMENT for a tag ref that is not a semantic version.
 absl::StatusOr<std::optional<std::vector<std::string>>> AutoTags(const std::string& commit_ref,
-                                                                  const std::string& default_branch,
-                                                                  const std::string& suffix);
+                                                                 const std::string& default_branch,
+                                                                 const std::string& suffix);
 
 // EXPAND_TAG (kaniko plugin): a tag that is a semantic version ("v1.2.3", "1.2.3", also the
 // short "1.2" / "v1") becomes MAJOR, MAJOR.MINOR, MAJOR.MINOR.PATCH (a build part "+b" is kept

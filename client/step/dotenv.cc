@@ -1,7 +1,9 @@
 #include "client/step/dotenv.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -23,10 +25,47 @@ bool ValidKey(absl::string_view key) {
   return true;
 }
 
+// At raw[j] == '$': the name of a $NAME or ${NAME} reference and the index just past it.
+std::optional<std::pair<std::string, size_t>> VarRef(absl::string_view raw, size_t j) {
+  auto name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  if (j + 1 < raw.size() && raw[j + 1] == '{') {
+    size_t close = raw.find('}', j + 2);
+    if (close == absl::string_view::npos || close == j + 2) return std::nullopt;
+    absl::string_view name = raw.substr(j + 2, close - j - 2);
+    if (!std::all_of(name.begin(), name.end(), name_char)) return std::nullopt;
+    return std::make_pair(std::string(name), close + 1);
+  }
+  size_t end = j + 1;
+  while (end < raw.size() && name_char(raw[end])) ++end;
+  if (end == j + 1) return std::nullopt;
+  return std::make_pair(std::string(raw.substr(j + 1, end - j - 1)), end);
+}
+
 }  // namespace
 
-absl::StatusOr<DotenvEntries> ParseDotenv(const std::string& text, const std::string& source) {
+absl::StatusOr<DotenvEntries> ParseDotenv(const std::string& text, const std::string& source,
+                                          const EnvLookup& env) {
   DotenvEntries entries;
+  // $NAME / ${NAME}: an earlier line of the file, else the environment, else "".
+  auto resolve = [&](const std::string& name) -> std::string {
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+      if (it->first == name) return it->second;
+    }
+    if (env) {
+      if (auto v = env(name)) return *v;
+    }
+    return "";
+  };
+  // Appends raw[j...] starting at a '$' and returns the index of its last character.
+  auto expand_at = [&](absl::string_view raw, size_t j, std::string* out) -> size_t {
+    auto ref = VarRef(raw, j);
+    if (!ref) {
+      *out += '$';
+      return j;
+    }
+    *out += resolve(ref->first);
+    return ref->second - 1;
+  };
   // Split into lines ourselves: a double-quoted value may continue on the next lines.
   std::vector<std::string> lines;
   {
@@ -70,14 +109,24 @@ absl::StatusOr<DotenvEntries> ParseDotenv(const std::string& text, const std::st
           if (c == '\\' && j + 1 < raw.size()) {
             char n = raw[++j];
             switch (n) {
-              case 'n': value += '\n'; break;
-              case 'r': value += '\r'; break;
-              case 't': value += '\t'; break;
-              default: value += n; break;  // \\ \" \$ and anything else: the character
+              case 'n':
+                value += '\n';
+                break;
+              case 'r':
+                value += '\r';
+                break;
+              case 't':
+                value += '\t';
+                break;
+              default:
+                value += n;
+                break;  // \\ \" \$ and anything else: the character
             }
           } else if (c == '"') {
             closed = true;
             break;
+          } else if (c == '$') {
+            j = expand_at(raw, j, &value);
           } else {
             value += c;
           }
@@ -91,15 +140,22 @@ absl::StatusOr<DotenvEntries> ParseDotenv(const std::string& text, const std::st
       size_t comment = rest.find(" #");
       if (comment == absl::string_view::npos) comment = rest.find("\t#");
       if (comment != absl::string_view::npos) rest = rest.substr(0, comment);
-      value = std::string(absl::StripTrailingAsciiWhitespace(rest));
+      rest = absl::StripTrailingAsciiWhitespace(rest);
+      for (size_t j = 0; j < rest.size(); ++j) {
+        if (rest[j] == '$') {
+          j = expand_at(rest, j, &value);
+        } else {
+          value += rest[j];
+        }
+      }
     }
     entries.emplace_back(std::move(key), std::move(value));
   }
   return entries;
 }
 
-absl::StatusOr<DotenvEntries> ReadDotenvFile(const std::string& variable,
-                                             const std::string& path) {
+absl::StatusOr<DotenvEntries> ReadDotenvFile(const std::string& variable, const std::string& path,
+                                             const EnvLookup& env) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(variable, "=", path, ": cannot open"));
   std::stringstream buffer;
@@ -107,7 +163,7 @@ absl::StatusOr<DotenvEntries> ReadDotenvFile(const std::string& variable,
   if (in.bad()) {
     return absl::InvalidArgumentError(absl::StrCat(variable, "=", path, ": cannot read"));
   }
-  return ParseDotenv(buffer.str(), path);
+  return ParseDotenv(buffer.str(), path, env);
 }
 
 }  // namespace slipway::client::step

@@ -27,14 +27,7 @@ bool HasHost(const std::string& repo) {
 
 std::string Str(const std::optional<SettingSource::Value>& v) { return v ? v->value : ""; }
 
-absl::StatusOr<bool> Bool(const std::optional<SettingSource::Value>& v) {
-  if (!v) return false;
-  std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(v->value));
-  if (s == "true" || s == "1" || s == "yes") return true;
-  if (s == "false" || s == "0" || s == "no") return false;
-  return absl::InvalidArgumentError(absl::StrCat(
-      v->origin, ": \"", v->value, "\" is not a boolean (true/false/1/0/yes/no)"));
-}
+absl::StatusOr<bool> Bool(const std::optional<SettingSource::Value>& v) { return ParseBool(v); }
 
 // "<account>.dkr.ecr.<region>.amazonaws.com" -> region; else "".
 std::string EcrRegionOf(const std::string& host) {
@@ -56,17 +49,19 @@ absl::StatusOr<std::string> GarJsonKey(const SettingSource::Value& v) {
       absl::StrCat(v.origin, ": neither JSON nor base64-encoded JSON"));
 }
 
-// Both or neither of a user/password pair; `what` names the pair in the message.
+// Both or neither of a pair (user/password, access/secret key); `secret` names the second
+// half in the message ("password must be specified", as the plugins say).
 absl::Status Pair(const std::optional<SettingSource::Value>& user,
                   const std::optional<SettingSource::Value>& pass, const std::string& user_name,
-                  const std::string& pass_name) {
+                  const std::string& pass_name, const std::string& first = "username",
+                  const std::string& second = "password") {
   if (user && !pass) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(user->origin, " is set but ", pass_name, " is not: password must be specified"));
+    return absl::InvalidArgumentError(absl::StrCat(user->origin, " is set but ", pass_name,
+                                                   " is not: ", second, " must be specified"));
   }
   if (pass && !user) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(pass->origin, " is set but ", user_name, " is not: username must be specified"));
+    return absl::InvalidArgumentError(absl::StrCat(pass->origin, " is set but ", user_name,
+                                                   " is not: ", first, " must be specified"));
   }
   return absl::OkStatus();
 }
@@ -117,8 +112,8 @@ absl::Status AddDockerConfig(const SettingSource::Value& v, StepSettings* s) {
       size_t colon;
       if (!absl::Base64Unescape(auth, &decoded) ||
           (colon = decoded.find(':')) == std::string::npos) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(v.origin, ": auths[\"", raw_host, "\"].auth is not base64 of user:password"));
+        return absl::InvalidArgumentError(absl::StrCat(v.origin, ": auths[\"", raw_host,
+                                                       "\"].auth is not base64 of user:password"));
       }
       c = Basic(host, decoded.substr(0, colon), decoded.substr(colon + 1));
     } else if (!text("username").empty()) {
@@ -205,7 +200,8 @@ absl::Status ResolveRegistryCredentials(SettingSource& src, StepSettings* s) {
                        &external_id, &create_repo_var});
     present.push_back({Flavour::kEcr, "ECR", v});
   }
-  if (json_key || location) present.push_back({Flavour::kGar, "GAR", first_of({&json_key, &location})});
+  if (json_key || location)
+    present.push_back({Flavour::kGar, "GAR", first_of({&json_key, &location})});
   if (client_id || client_secret || tenant_id || client_cert) {
     present.push_back(
         {Flavour::kAcr, "ACR", first_of({&client_id, &client_secret, &tenant_id, &client_cert})});
@@ -232,10 +228,12 @@ absl::Status ResolveRegistryCredentials(SettingSource& src, StepSettings* s) {
 
   switch (s->flavour) {
     case Flavour::kEcr: {
-      SLIPWAY_RETURN_IF_ERROR(Pair(access_key, secret_key, "PLUGIN_ACCESS_KEY", "PLUGIN_SECRET_KEY"));
+      SLIPWAY_RETURN_IF_ERROR(Pair(access_key, secret_key, "PLUGIN_ACCESS_KEY", "PLUGIN_SECRET_KEY",
+                                   "access key", "secret key"));
       if (s->registry.empty() || s->registry == "docker.io") {
         return absl::InvalidArgumentError(
-            "PLUGIN_REGISTRY must name the ECR registry (<account>.dkr.ecr.<region>.amazonaws.com)");
+            "PLUGIN_REGISTRY must name the ECR registry "
+            "(<account>.dkr.ecr.<region>.amazonaws.com)");
       }
       auto* ecr = s->credential.mutable_ecr();
       std::string derived = EcrRegionOf(s->registry);
@@ -297,7 +295,8 @@ absl::Status ResolveRegistryCredentials(SettingSource& src, StepSettings* s) {
   if (cloud && !base_username && !base_password) {
     base_username = username;
     base_password = password;
-    SLIPWAY_RETURN_IF_ERROR(Pair(base_username, base_password, "PLUGIN_USERNAME", "PLUGIN_PASSWORD"));
+    SLIPWAY_RETURN_IF_ERROR(
+        Pair(base_username, base_password, "PLUGIN_USERNAME", "PLUGIN_PASSWORD"));
   }
   SLIPWAY_RETURN_IF_ERROR(Pair(base_username, base_password, "PLUGIN_BASE_IMAGE_USERNAME",
                                "PLUGIN_BASE_IMAGE_PASSWORD"));

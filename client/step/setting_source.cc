@@ -5,10 +5,31 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace slipway::client::step {
 
 bool IsPluginName(const std::string& name) { return absl::StartsWithIgnoreCase(name, "PLUGIN_"); }
+
+absl::StatusOr<bool> ParseBool(const std::optional<SettingSource::Value>& v, bool fallback) {
+  if (!v) return fallback;
+  std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(v->value));
+  if (s == "true" || s == "1" || s == "yes") return true;
+  if (s == "false" || s == "0" || s == "no") return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat(v->origin, ": \"", v->value, "\" is not a boolean (true/false/1/0/yes/no)"));
+}
+
+std::vector<std::string> ParseList(const std::optional<SettingSource::Value>& v, char sep) {
+  std::vector<std::string> out;
+  if (!v) return out;
+  for (absl::string_view item : absl::StrSplit(v->value, sep)) {
+    item = absl::StripAsciiWhitespace(item);
+    if (!item.empty()) out.emplace_back(item);
+  }
+  return out;
+}
 
 SettingSource::SettingSource(EnvLookup env, const std::vector<std::string>& env_names,
                              const DotenvEntries& file, std::map<std::string, std::string> flags)

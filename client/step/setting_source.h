@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "client/connection.h"
 #include "client/step/dotenv.h"
 
@@ -27,8 +28,8 @@ class SettingSource {
     std::string origin;  // "--repo", "PLUGIN_TAGS" or "PLUGIN_TAGS (env file)": for messages
   };
 
-  SettingSource(EnvLookup env, const std::vector<std::string>& env_names,
-                const DotenvEntries& file, std::map<std::string, std::string> flags);
+  SettingSource(EnvLookup env, const std::vector<std::string>& env_names, const DotenvEntries& file,
+                std::map<std::string, std::string> flags);
 
   // The first non-empty value for `flag` (its name without "--"; empty: none) or one of `vars`.
   std::optional<Value> Get(const std::vector<std::string>& vars, const std::string& flag = "");
@@ -56,6 +57,13 @@ class SettingSource {
 
 // True if `name` starts with "PLUGIN_" in any letter case.
 bool IsPluginName(const std::string& name);
+
+// A setting as a boolean: true/false/1/0/yes/no in any case (surrounding spaces ignored);
+// `fallback` when unset. INVALID_ARGUMENT naming the origin otherwise.
+absl::StatusOr<bool> ParseBool(const std::optional<SettingSource::Value>& v, bool fallback = false);
+
+// A `sep`-separated list, entries trimmed, empty entries dropped; empty when unset.
+std::vector<std::string> ParseList(const std::optional<SettingSource::Value>& v, char sep = ',');
 
 }  // namespace slipway::client::step
 

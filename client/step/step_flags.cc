@@ -111,8 +111,8 @@ absl::StatusOr<std::map<std::string, std::string>> ParseStepFlags(
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view arg = args[i];
     if (!absl::ConsumePrefix(&arg, "--") || arg.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", args[i],
-                                                     "\" (settings are --flags or PLUGIN_* variables)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unexpected argument \"", args[i], "\" (settings are --flags or PLUGIN_* variables)"));
     }
     std::optional<std::string> inline_value;
     if (size_t eq = arg.find('='); eq != absl::string_view::npos) {

@@ -33,7 +33,7 @@ namespace slipway::client::step {
 //   outputs    --drone-output --artifact-file --digest-file --image-name-with-digest-file
 //              --image-name-tag-with-digest-file --json*
 //   other      --env-file
-// (* = switch)
+// (* = switch). `--help` and `--print-settings` are handled by PrepareStep (step_main.h).
 //
 // Returns canonical flag name (no "--") -> value ("true"/"false" for switches).
 // Errors (INVALID_ARGUMENT): unknown flag, missing value, a positional argument, a switch

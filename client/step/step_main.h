@@ -15,6 +15,7 @@ namespace slipway::client::step {
 // reports on `err`:
 //   a settings error     -> one line "slipway: <message>", exit_code 2, no settings
 //   --help               -> the flag list on `out`, exit_code 0, no settings
+//   --print-settings     -> DescribeStepSettings (secrets masked) on `out`, exit 0, no settings
 //   ignored PLUGIN_* vars -> "slipway: ignored: A, B" (not fatal)
 //   AUTO_TAG skip        -> "slipway: <skip reason>", exit_code 0, no settings
 // Otherwise the settings, to be run.

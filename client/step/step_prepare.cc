@@ -1,6 +1,7 @@
 #include "absl/strings/str_join.h"
 #include "client/step/step_flags.h"
 #include "client/step/step_main.h"
+#include "client/step/step_summary.h"
 
 namespace slipway::client::step {
 
@@ -15,7 +16,16 @@ PreparedStep PrepareStep(const EnvLookup& env, const std::vector<std::string>& n
       return result;
     }
   }
-  auto settings = ParseStepSettings(env, names, args);
+  std::vector<std::string> rest;
+  bool print_only = false;
+  for (const auto& arg : args) {
+    if (arg == "--print-settings") {
+      print_only = true;
+    } else {
+      rest.push_back(arg);
+    }
+  }
+  auto settings = ParseStepSettings(env, names, rest);
   if (!settings.ok()) {
     err << "slipway: " << settings.status().message() << "\n";
     result.exit_code = 2;
@@ -23,6 +33,11 @@ PreparedStep PrepareStep(const EnvLookup& env, const std::vector<std::string>& n
   }
   if (!settings->ignored.empty()) {
     err << "slipway: ignored: " << absl::StrJoin(settings->ignored, ", ") << "\n";
+  }
+  if (print_only) {
+    out << DescribeStepSettings(*settings);
+    if (!settings->skip_reason.empty()) out << "skip: " << settings->skip_reason << "\n";
+    return result;
   }
   if (!settings->skip_reason.empty()) {
     err << "slipway: " << settings->skip_reason << "\n";

@@ -31,26 +31,9 @@ absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentE
 
 std::string Str(const Value& v) { return v ? v->value : ""; }
 
-// true/false/1/0/yes/no in any case; `fallback` when unset.
-absl::StatusOr<bool> Bool(const Value& v, bool fallback = false) {
-  if (!v) return fallback;
-  std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(v->value));
-  if (s == "true" || s == "1" || s == "yes") return true;
-  if (s == "false" || s == "0" || s == "no") return false;
-  return Invalid(
-      absl::StrCat(v->origin, ": \"", v->value, "\" is not a boolean (true/false/1/0/yes/no)"));
-}
+absl::StatusOr<bool> Bool(const Value& v, bool fallback = false) { return ParseBool(v, fallback); }
 
-// A comma (or `sep`) separated list, entries trimmed, empty entries dropped.
-std::vector<std::string> List(const Value& v, char sep = ',') {
-  std::vector<std::string> out;
-  if (!v) return out;
-  for (absl::string_view item : absl::StrSplit(v->value, sep)) {
-    item = absl::StripAsciiWhitespace(item);
-    if (!item.empty()) out.emplace_back(item);
-  }
-  return out;
-}
+std::vector<std::string> List(const Value& v, char sep = ',') { return ParseList(v, sep); }
 
 // KEY=VALUE entries of a list into `out` (a later key wins). An entry without '=' takes its
 // value from the environment like `docker build --build-arg KEY` when `from_env` is set (and
@@ -64,7 +47,9 @@ absl::Status KeyValues(const Value& v, char sep, SettingSource* src, bool from_e
                      return std::isspace(static_cast<unsigned char>(c));
                    });
     if (bad_key) {
-      return Invalid(absl::StrCat(v->origin, ": malformed entry \"", item, "\" (want KEY=VALUE)"));
+      // The value part is not shown: build args often carry tokens.
+      return Invalid(absl::StrCat(v->origin, ": malformed entry \"", item.substr(0, eq),
+                                  eq == std::string::npos ? "" : "=...", "\" (want KEY=VALUE)"));
     }
     if (eq != std::string::npos) {
       (*out)[key] = item.substr(eq + 1);
@@ -92,8 +77,8 @@ bool ValidPlatform(const std::string& p) {
   for (auto part : parts) {
     if (part.empty()) return false;
     for (char c : part) {
-      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-            c == '_' || c == '-' || c == '.')) {
+      if (!(std::islower(static_cast<unsigned char>(c)) ||
+            std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
         return false;
       }
     }
@@ -150,7 +135,8 @@ absl::Status ParseNaming(SettingSource& src, StepSettings* s, bool* expand_repo)
   s->repo = std::string(absl::StripAsciiWhitespace(Str(src.Get({"PLUGIN_REPO"}, "repo"))));
   if (!s->repo.empty()) {
     absl::string_view last = s->repo;
-    if (size_t slash = last.rfind('/'); slash != absl::string_view::npos) last.remove_prefix(slash + 1);
+    if (size_t slash = last.rfind('/'); slash != absl::string_view::npos)
+      last.remove_prefix(slash + 1);
     if (absl::StrContains(last, ':') || absl::StrContains(s->repo, '@') ||
         absl::StrContains(s->repo, "://")) {
       return Invalid(absl::StrCat("PLUGIN_REPO \"", s->repo,
@@ -167,11 +153,23 @@ absl::Status ParseNaming(SettingSource& src, StepSettings* s, bool* expand_repo)
   }
 
   auto tags_var = src.Get({"PLUGIN_TAGS", "PLUGIN_TAG"}, "tags");
+  if (!tags_var) {
+    // Like the plugins, a ".tags" file in the working directory (written by a tagging step
+    // before this one) stands in for unset TAGS.
+    std::ifstream dot_tags(".tags", std::ios::binary);
+    if (dot_tags) {
+      std::stringstream text;
+      text << dot_tags.rdbuf();
+      std::string joined = text.str();
+      std::replace(joined.begin(), joined.end(), '\n', ',');
+      tags_var = SettingSource::Value{joined, ".tags"};
+    }
+  }
   std::vector<std::string> tags = List(tags_var);
   auto auto_tag_var = src.Get({"PLUGIN_AUTO_TAG", "PLUGIN_DEFAULT_TAGS"}, "auto-tag");
   SLIPWAY_ASSIGN_OR_RETURN(bool auto_tag, Bool(auto_tag_var));
-  std::string suffix = Str(src.Get({"PLUGIN_AUTO_TAG_SUFFIX", "PLUGIN_DEFAULT_SUFFIX"},
-                                   "auto-tag-suffix"));
+  std::string suffix =
+      Str(src.Get({"PLUGIN_AUTO_TAG_SUFFIX", "PLUGIN_DEFAULT_SUFFIX"}, "auto-tag-suffix"));
   SLIPWAY_ASSIGN_OR_RETURN(bool expand_tag, Bool(src.Get({"PLUGIN_EXPAND_TAG"}, "expand-tag")));
   std::string ref = CommitRef(src);
   std::string default_branch = Str(src.Get({"DRONE_REPO_BRANCH"}, "default-branch"));
@@ -215,8 +213,9 @@ absl::Status ParseBuild(SettingSource& src, StepSettings* s) {
   if (s->context.empty()) s->context = ".";
   s->dockerfile = Str(src.Get({"PLUGIN_DOCKERFILE"}, "dockerfile"));
   if (s->dockerfile.empty()) {
-    s->dockerfile = s->context == "." ? "Dockerfile" : absl::StrCat(
-        absl::StripSuffix(s->context, "/"), "/Dockerfile");
+    s->dockerfile = s->context == "."
+                        ? "Dockerfile"
+                        : absl::StrCat(absl::StripSuffix(s->context, "/"), "/Dockerfile");
   }
   // Build args: from the environment first, then BUILD_ARGS, then BUILD_ARGS_NEW (a later
   // definition of a key wins, like repeated docker --build-arg).
@@ -225,15 +224,16 @@ absl::Status ParseBuild(SettingSource& src, StepSettings* s) {
   }
   SLIPWAY_RETURN_IF_ERROR(
       KeyValues(src.Get({"PLUGIN_BUILD_ARGS"}, "build-args"), ',', &src, true, &s->build_args));
-  SLIPWAY_RETURN_IF_ERROR(KeyValues(src.Get({"PLUGIN_BUILD_ARGS_NEW"}, "build-args-new"), ';',
-                                    &src, true, &s->build_args));
+  SLIPWAY_RETURN_IF_ERROR(KeyValues(src.Get({"PLUGIN_BUILD_ARGS_NEW"}, "build-args-new"), ';', &src,
+                                    true, &s->build_args));
   // Harness sets this to say BUILD_ARGS_NEW is in use; both are always read here.
   src.GetEnv({"PLUGIN_MULTIPLE_BUILD_ARGS"});
   s->target = Str(src.Get({"PLUGIN_TARGET"}, "target"));
 
   // Labels: automatic OCI ones (AUTO_LABEL, default on, as in the buildx plugin), then
   // LABEL_SCHEMA (org.label-schema.*), then LABELS / CUSTOM_LABELS, each overriding the last.
-  SLIPWAY_ASSIGN_OR_RETURN(bool auto_label, Bool(src.Get({"PLUGIN_AUTO_LABEL"}, "auto-label"), true));
+  SLIPWAY_ASSIGN_OR_RETURN(bool auto_label,
+                           Bool(src.Get({"PLUGIN_AUTO_LABEL"}, "auto-label"), true));
   if (auto_label) {
     // No "created" label: it would make every build differ.
     if (auto sha = src.Plain("DRONE_COMMIT_SHA"); sha && !sha->empty()) {
@@ -266,8 +266,8 @@ absl::Status ParseBuild(SettingSource& src, StepSettings* s) {
                                   "supported)"));
     }
     if (!ValidPlatform(s->platform)) {
-      return Invalid(absl::StrCat(platform->origin, ": \"", platform->value,
-                                  "\" is not os/arch[/variant]"));
+      return Invalid(
+          absl::StrCat(platform->origin, ": \"", platform->value, "\" is not os/arch[/variant]"));
     }
   }
   SLIPWAY_ASSIGN_OR_RETURN(s->no_cache, Bool(src.Get({"PLUGIN_NO_CACHE"}, "no-cache")));
@@ -288,15 +288,16 @@ absl::Status ParseBuild(SettingSource& src, StepSettings* s) {
 absl::Status ParseTransport(SettingSource& src, StepSettings* s) {
   SLIPWAY_ASSIGN_OR_RETURN(bool insecure, Bool(src.Get({"PLUGIN_INSECURE"}, "insecure")));
   SLIPWAY_ASSIGN_OR_RETURN(
-      bool skip_verify,
-      Bool(src.Get({"PLUGIN_SKIP_TLS_VERIFY", "PLUGIN_SKIP_TLS_VERIFY_REGISTRY"}, "skip-tls-verify")));
+      bool skip_verify, Bool(src.Get({"PLUGIN_SKIP_TLS_VERIFY", "PLUGIN_SKIP_TLS_VERIFY_REGISTRY"},
+                                     "skip-tls-verify")));
   s->tls.set_insecure_http(insecure);
   s->tls.set_skip_verify(skip_verify);
   if (auto cert = src.Get({"PLUGIN_REGISTRY_CERTIFICATE"}, "registry-certificate")) {
     SLIPWAY_ASSIGN_OR_RETURN(std::string pem, Certificate(*cert));
     s->tls.set_ca_pem(pem);
   }
-  for (auto& mirror : List(src.Get({"PLUGIN_REGISTRY_MIRRORS", "PLUGIN_MIRROR"}, "registry-mirrors"))) {
+  for (auto& mirror :
+       List(src.Get({"PLUGIN_REGISTRY_MIRRORS", "PLUGIN_MIRROR"}, "registry-mirrors"))) {
     s->mirrors.push_back(std::string(absl::StripSuffix(mirror, "/")));
   }
   if (auto retry = src.Get({"PLUGIN_PUSH_RETRY"}, "push-retry")) {
@@ -314,8 +315,9 @@ absl::Status ParseModes(SettingSource& src, StepSettings* s) {
   SLIPWAY_ASSIGN_OR_RETURN(bool no_push, Bool(no_push_var));
   SLIPWAY_ASSIGN_OR_RETURN(bool push_only, Bool(push_only_var));
   if (no_push && push_only) return Invalid("inputs no-push and push-only cannot be used together");
-  s->mode = no_push ? StepSettings::Mode::kBuildOnly
-                    : (push_only ? StepSettings::Mode::kPushOnly : StepSettings::Mode::kBuildAndPush);
+  s->mode = no_push
+                ? StepSettings::Mode::kBuildOnly
+                : (push_only ? StepSettings::Mode::kPushOnly : StepSettings::Mode::kBuildAndPush);
 
   auto tar = src.Get({"PLUGIN_TAR_PATH", "PLUGIN_DESTINATION_TAR_PATH"}, "tar-path");
   auto oci = src.Get({"PLUGIN_OCI_LAYOUT_PATH"}, "oci-layout-path");
@@ -328,8 +330,8 @@ absl::Status ParseModes(SettingSource& src, StepSettings* s) {
   if (push_only) {
     for (const Value* out : {&tar, &oci}) {
       if (*out) {
-        return Invalid(absl::StrCat((*out)->origin,
-                                    " is a build output; it cannot be used with push-only"));
+        return Invalid(
+            absl::StrCat((*out)->origin, " is a build output; it cannot be used with push-only"));
       }
     }
     if (source_tar && source_image) {
@@ -340,10 +342,12 @@ absl::Status ParseModes(SettingSource& src, StepSettings* s) {
     for (const Value* in : {&source_tar, &source_image}) {
       if (!*in) continue;
       if (no_push) {
-        return Invalid(absl::StrCat((*in)->origin, " is a push-only input; it cannot be used "
-                                                   "with no-push"));
+        return Invalid(absl::StrCat((*in)->origin,
+                                    " is a push-only input; it cannot be used "
+                                    "with no-push"));
       }
-      return Invalid(absl::StrCat((*in)->origin, " is a push-only input; set PLUGIN_PUSH_ONLY=true"));
+      return Invalid(
+          absl::StrCat((*in)->origin, " is a push-only input; set PLUGIN_PUSH_ONLY=true"));
     }
   }
   SLIPWAY_ASSIGN_OR_RETURN(s->buildx_load, Bool(src.Get({"PLUGIN_BUILDX_LOAD"}, "buildx-load")));
@@ -411,7 +415,7 @@ absl::StatusOr<StepSettings> ParseStepSettings(const EnvLookup& env,
   {
     SettingSource bootstrap(env, names, {}, flags);
     if (auto path = bootstrap.Get({"PLUGIN_ENV_FILE"}, "env-file")) {
-      SLIPWAY_ASSIGN_OR_RETURN(file, ReadDotenvFile(path->origin, path->value));
+      SLIPWAY_ASSIGN_OR_RETURN(file, ReadDotenvFile(path->origin, path->value, env));
     }
   }
   SettingSource src(env, names, file, std::move(flags));

@@ -32,19 +32,34 @@ TEST(DotenvTest, ParsesTheGodotenvForms) {
       "CRLF=dos\r\n",
       "step.env");
   ASSERT_TRUE(e.ok()) << e.status();
-  EXPECT_THAT(*e, ElementsAre(Pair("PLAIN", "value"), Pair("SPACED", "padded value"),
-                              Pair("EXPORTED", "yes"), Pair("SINGLE", "it"),
-                              Pair("DOUBLE", "line1\nline2 \"q\" \\ $x"), Pair("INLINE", "value"),
-                              Pair("HASH", "a#b"), Pair("QUOTED_HASH", "a # b"),
-                              Pair("EQUALS", "a=b=c"), Pair("EMPTY", ""),
-                              Pair("COLON", "yaml-style"), Pair("MULTI", "first\nsecond"),
-                              Pair("CRLF", "dos")));
+  EXPECT_THAT(
+      *e,
+      ElementsAre(Pair("PLAIN", "value"), Pair("SPACED", "padded value"), Pair("EXPORTED", "yes"),
+                  Pair("SINGLE", "it"), Pair("DOUBLE", "line1\nline2 \"q\" \\ $x"),
+                  Pair("INLINE", "value"), Pair("HASH", "a#b"), Pair("QUOTED_HASH", "a # b"),
+                  Pair("EQUALS", "a=b=c"), Pair("EMPTY", ""), Pair("COLON", "yaml-style"),
+                  Pair("MULTI", "first\nsecond"), Pair("CRLF", "dos")));
 }
 
 TEST(DotenvTest, SingleQuotesAreLiteral) {
   auto e = ParseDotenv("A='$B \\n \"x\"'\n", "f");
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_THAT(*e, ElementsAre(Pair("A", "$B \\n \"x\"")));
+}
+
+TEST(DotenvTest, ExpandsReferencesFromTheFileThenTheEnvironment) {
+  auto e = ParseDotenv(
+      "BASE=reg.example.com\n"
+      "REPO=${BASE}/team/$NAME\n"
+      "TAGS=\"${DRONE_TAG},latest \\$HOME\"\n"
+      "LITERAL='${BASE}'\n"
+      "MISSING=[${NOPE}] $ alone ${bad-name}\n",
+      "f", LookupIn({{"NAME", "app"}, {"DRONE_TAG", "v1.2.3"}, {"BASE", "env-loses"}}));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_THAT(*e,
+              ElementsAre(Pair("BASE", "reg.example.com"), Pair("REPO", "reg.example.com/team/app"),
+                          Pair("TAGS", "v1.2.3,latest $HOME"), Pair("LITERAL", "${BASE}"),
+                          Pair("MISSING", "[] $ alone ${bad-name}")));
 }
 
 TEST(DotenvTest, ErrorsNameFileAndLine) {
@@ -81,7 +96,8 @@ TEST(DotenvTest, EnvFileFeedsTheSettingsBelowTheEnvironment) {
   EXPECT_THAT(s->ignored, ElementsAre("PLUGIN_UNKNOWN_THING"));
   // --env-file works too; a bad file is named with its line.
   slipway::testing::WriteFile(dir.Sub("bad.env"), "PLUGIN_REPO=x\noops\n");
-  EXPECT_EQ(ErrorOf({}, {"--env-file", dir.Sub("bad.env")}), dir.Sub("bad.env") + ":2: expected KEY=VALUE");
+  EXPECT_EQ(ErrorOf({}, {"--env-file", dir.Sub("bad.env")}),
+            dir.Sub("bad.env") + ":2: expected KEY=VALUE");
 }
 
 }  // namespace

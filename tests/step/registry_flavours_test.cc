@@ -26,10 +26,12 @@ TEST(RegistryHostTest, Normalizes) {
 }
 
 TEST(RegistryFlavoursTest, DockerHubWithUsernameAndPassword) {
-  for (const auto& [user_var, pass_var] :
-       {std::pair{"PLUGIN_USERNAME", "PLUGIN_PASSWORD"}, {"DOCKER_USERNAME", "DOCKER_PASSWORD"},
-        {"PLUGIN_username", "PLUGIN_password"}}) {
-    auto s = Parse({{"PLUGIN_REPO", "team/app"}, {user_var, "bob"}, {pass_var, "s3cret"},
+  for (const auto& [user_var, pass_var] : {std::pair{"PLUGIN_USERNAME", "PLUGIN_PASSWORD"},
+                                           {"DOCKER_USERNAME", "DOCKER_PASSWORD"},
+                                           {"PLUGIN_username", "PLUGIN_password"}}) {
+    auto s = Parse({{"PLUGIN_REPO", "team/app"},
+                    {user_var, "bob"},
+                    {pass_var, "s3cret"},
                     {"PLUGIN_REGISTRY", "https://index.docker.io/v1/"}});
     ASSERT_TRUE(s.ok()) << s.status();
     EXPECT_EQ(s->flavour, Flavour::kDockerHub);
@@ -79,16 +81,17 @@ TEST(RegistryFlavoursTest, Ecr) {
   EXPECT_EQ(s->base_credentials[0].registry(), "docker.io");
   EXPECT_EQ(s->base_credentials[0].basic().username(), "hubuser");
 
-  auto region = Parse({{"PLUGIN_REPO", "1.dkr.ecr.us-west-2.amazonaws.com/app"},
-                       {"PLUGIN_REGION", "ap-south-1"}});
+  auto region = Parse(
+      {{"PLUGIN_REPO", "1.dkr.ecr.us-west-2.amazonaws.com/app"}, {"PLUGIN_REGION", "ap-south-1"}});
   ASSERT_TRUE(region.ok()) << region.status();
   EXPECT_EQ(region->credential.ecr().region(), "ap-south-1");
   EXPECT_EQ(region->registry, "1.dkr.ecr.us-west-2.amazonaws.com");
-  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "app"}, {"PLUGIN_REGION", "us-east-1"}}),
-            "PLUGIN_REGISTRY must name the ECR registry (<account>.dkr.ecr.<region>.amazonaws.com)");
+  EXPECT_EQ(
+      ErrorOf({{"PLUGIN_REPO", "app"}, {"PLUGIN_REGION", "us-east-1"}}),
+      "PLUGIN_REGISTRY must name the ECR registry (<account>.dkr.ecr.<region>.amazonaws.com)");
   EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "1.dkr.ecr.us-west-2.amazonaws.com/app"},
                      {"PLUGIN_ACCESS_KEY", "AKIA"}}),
-            "PLUGIN_ACCESS_KEY is set but PLUGIN_SECRET_KEY is not: password must be specified");
+            "PLUGIN_ACCESS_KEY is set but PLUGIN_SECRET_KEY is not: secret key must be specified");
 }
 
 TEST(RegistryFlavoursTest, GarWithRawOrBase64Key) {
@@ -96,7 +99,8 @@ TEST(RegistryFlavoursTest, GarWithRawOrBase64Key) {
   std::string b64;
   absl::Base64Escape(key, &b64);
   for (const auto& value : {key, b64}) {
-    auto s = Parse({{"PLUGIN_REPO", "proj/repo/app"}, {"PLUGIN_JSON_KEY", value},
+    auto s = Parse({{"PLUGIN_REPO", "proj/repo/app"},
+                    {"PLUGIN_JSON_KEY", value},
                     {"PLUGIN_LOCATION", "europe-west1"}});
     ASSERT_TRUE(s.ok()) << s.status();
     EXPECT_EQ(s->flavour, Flavour::kGar);
@@ -105,16 +109,19 @@ TEST(RegistryFlavoursTest, GarWithRawOrBase64Key) {
     EXPECT_EQ(s->credential.gar().json_key(), key);
     EXPECT_EQ(s->credential.gar().location(), "europe-west1");
   }
-  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "p/app"}, {"PLUGIN_JSON_KEY", "not json"},
-                     {"PLUGIN_LOCATION", "us"}}),
-            "PLUGIN_JSON_KEY: neither JSON nor base64-encoded JSON");
+  EXPECT_EQ(
+      ErrorOf(
+          {{"PLUGIN_REPO", "p/app"}, {"PLUGIN_JSON_KEY", "not json"}, {"PLUGIN_LOCATION", "us"}}),
+      "PLUGIN_JSON_KEY: neither JSON nor base64-encoded JSON");
   EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "p/app"}, {"PLUGIN_LOCATION", "us"}}),
             "PLUGIN_JSON_KEY must be specified for Google Artifact Registry");
 }
 
 TEST(RegistryFlavoursTest, Acr) {
-  auto s = Parse({{"PLUGIN_REPO", "team/app"}, {"PLUGIN_REGISTRY", "myreg.azurecr.io"},
-                  {"PLUGIN_CLIENT_ID", "cid"}, {"PLUGIN_CLIENT_SECRET", "csecret"},
+  auto s = Parse({{"PLUGIN_REPO", "team/app"},
+                  {"PLUGIN_REGISTRY", "myreg.azurecr.io"},
+                  {"PLUGIN_CLIENT_ID", "cid"},
+                  {"PLUGIN_CLIENT_SECRET", "csecret"},
                   {"PLUGIN_TENANT_ID", "tid"}});
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->flavour, Flavour::kAcr);
@@ -122,10 +129,12 @@ TEST(RegistryFlavoursTest, Acr) {
   EXPECT_EQ(s->credential.acr().client_id(), "cid");
   EXPECT_EQ(s->credential.acr().client_secret(), "csecret");
   EXPECT_EQ(s->credential.acr().tenant_id(), "tid");
-  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "myreg.azurecr.io/app"}, {"PLUGIN_CLIENT_ID", "cid"},
+  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "myreg.azurecr.io/app"},
+                     {"PLUGIN_CLIENT_ID", "cid"},
                      {"PLUGIN_CLIENT_SECRET", "x"}}),
             "PLUGIN_TENANT_ID must be specified for Azure Container Registry");
-  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "myreg.azurecr.io/app"}, {"PLUGIN_CLIENT_ID", "cid"},
+  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "myreg.azurecr.io/app"},
+                     {"PLUGIN_CLIENT_ID", "cid"},
                      {"PLUGIN_CLIENT_CERTIFICATE", "/cert.pem"}}),
             "PLUGIN_CLIENT_CERTIFICATE: ACR client-certificate authentication is not supported; "
             "use PLUGIN_CLIENT_SECRET");
@@ -134,8 +143,10 @@ TEST(RegistryFlavoursTest, Acr) {
 TEST(RegistryFlavoursTest, BaseImageCredentialsAndAliases) {
   for (const auto& prefix : {"PLUGIN_BASE_IMAGE_", "PLUGIN_DOCKER_", "DOCKER_BASE_IMAGE_"}) {
     std::string p = prefix;
-    auto s = Parse({{"PLUGIN_REPO", "reg.example.com/app"}, {p + "REGISTRY", "https://index.docker.io/v1/"},
-                    {p + "USERNAME", "pull"}, {p + "PASSWORD", "pw"}});
+    auto s = Parse({{"PLUGIN_REPO", "reg.example.com/app"},
+                    {p + "REGISTRY", "https://index.docker.io/v1/"},
+                    {p + "USERNAME", "pull"},
+                    {p + "PASSWORD", "pw"}});
     ASSERT_TRUE(s.ok()) << p << ": " << s.status();
     ASSERT_THAT(s->base_credentials, SizeIs(1)) << p;
     EXPECT_EQ(s->base_credentials[0].registry(), "docker.io");
@@ -162,8 +173,10 @@ TEST(RegistryFlavoursTest, DockerConfigJson) {
   EXPECT_EQ(s->base_credentials[1].registry(), "other.example");
   EXPECT_EQ(s->base_credentials[1].token(), "idt");
   // Explicit USERNAME/PASSWORD win over the config's entry for the same registry.
-  auto explicit_creds = Parse({{"PLUGIN_REPO", "reg.example.com/app"}, {"PLUGIN_CONFIG", config},
-                               {"PLUGIN_USERNAME", "u"}, {"PLUGIN_PASSWORD", "p"}});
+  auto explicit_creds = Parse({{"PLUGIN_REPO", "reg.example.com/app"},
+                               {"PLUGIN_CONFIG", config},
+                               {"PLUGIN_USERNAME", "u"},
+                               {"PLUGIN_PASSWORD", "p"}});
   ASSERT_TRUE(explicit_creds.ok()) << explicit_creds.status();
   EXPECT_EQ(explicit_creds->credential.basic().username(), "u");
   EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", "reg.example.com/app"}, {"PLUGIN_CONFIG", "{not json"}}),

@@ -1,6 +1,7 @@
 // ParseStepSettings: every plugin variable, alias and flag, modes, conflicts, precedence.
 #include "client/step/step_settings.h"
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -14,12 +15,12 @@
 namespace slipway::client::step {
 namespace {
 
+using slipway::testing::TempDir;
+using slipway::testing::WriteFile;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
-using slipway::testing::TempDir;
-using slipway::testing::WriteFile;
 
 constexpr char kRepo[] = "reg.example.com/team/app";
 
@@ -64,19 +65,25 @@ std::vector<StringCase> StringCases() {
       {{"PLUGIN_TARGET"}, "target", [](const StepSettings& s) { return s.target; }},
       {{"PLUGIN_CONTEXT"}, "context", [](const StepSettings& s) { return s.context; }},
       {{"PLUGIN_DOCKERFILE"}, "dockerfile", [](const StepSettings& s) { return s.dockerfile; }},
-      {{"PLUGIN_PLATFORM", "PLUGIN_CUSTOM_PLATFORM"}, "platform",
+      {{"PLUGIN_PLATFORM", "PLUGIN_CUSTOM_PLATFORM"},
+       "platform",
        [](const StepSettings& s) { return s.platform; }},
-      {{"PLUGIN_TAR_PATH", "PLUGIN_DESTINATION_TAR_PATH"}, "tar-path",
+      {{"PLUGIN_TAR_PATH", "PLUGIN_DESTINATION_TAR_PATH"},
+       "tar-path",
        [](const StepSettings& s) { return s.tar_path; }},
-      {{"PLUGIN_OCI_LAYOUT_PATH"}, "oci-layout-path",
+      {{"PLUGIN_OCI_LAYOUT_PATH"},
+       "oci-layout-path",
        [](const StepSettings& s) { return s.oci_layout_path; }},
       {{"DRONE_OUTPUT"}, "drone-output", [](const StepSettings& s) { return s.drone_output; }},
-      {{"PLUGIN_ARTIFACT_FILE"}, "artifact-file",
+      {{"PLUGIN_ARTIFACT_FILE"},
+       "artifact-file",
        [](const StepSettings& s) { return s.artifact_file; }},
       {{"PLUGIN_DIGEST_FILE"}, "digest-file", [](const StepSettings& s) { return s.digest_file; }},
-      {{"PLUGIN_IMAGE_NAME_WITH_DIGEST_FILE"}, "image-name-with-digest-file",
+      {{"PLUGIN_IMAGE_NAME_WITH_DIGEST_FILE"},
+       "image-name-with-digest-file",
        [](const StepSettings& s) { return s.image_name_with_digest_file; }},
-      {{"PLUGIN_IMAGE_NAME_TAG_WITH_DIGEST_FILE"}, "image-name-tag-with-digest-file",
+      {{"PLUGIN_IMAGE_NAME_TAG_WITH_DIGEST_FILE"},
+       "image-name-tag-with-digest-file",
        [](const StepSettings& s) { return s.image_name_tag_with_digest_file; }},
       {{"DOCKER_HOST"}, "docker-host", [](const StepSettings& s) { return s.docker_host; }},
       {{"PLUGIN_REPO"}, "repo", [](const StepSettings& s) { return s.repo; }},
@@ -132,9 +139,10 @@ TEST(StepSettingsTest, EveryStringVariableAliasSpellingFlagAndEnvFile) {
       ASSERT_TRUE(b.ok()) << b.status();
       EXPECT_EQ(c.get(*b), both[var]);
       if (!c.flag.empty()) {
-        std::string flag_value = var == "PLUGIN_PLATFORM" || var == "PLUGIN_CUSTOM_PLATFORM"
-                                     ? "windows/amd64"
-                                     : (var == "PLUGIN_REPO" ? "flag.example.com/app" : "from-flag");
+        std::string flag_value =
+            var == "PLUGIN_PLATFORM" || var == "PLUGIN_CUSTOM_PLATFORM"
+                ? "windows/amd64"
+                : (var == "PLUGIN_REPO" ? "flag.example.com/app" : "from-flag");
         auto fl = Parse(both, {"--" + c.flag, flag_value});
         ASSERT_TRUE(fl.ok()) << fl.status();
         EXPECT_EQ(c.get(*fl), flag_value);
@@ -170,27 +178,33 @@ struct BoolCase {
 std::vector<BoolCase> BoolCases() {
   return {
       {{"PLUGIN_NO_CACHE"}, "no-cache", [](const StepSettings& s) { return s.no_cache; }},
-      {{"PLUGIN_REPRODUCIBLE"}, "reproducible",
+      {{"PLUGIN_REPRODUCIBLE"},
+       "reproducible",
        [](const StepSettings& s) { return s.reproducible; }},
-      {{"PLUGIN_INSECURE"}, "insecure", [](const StepSettings& s) { return s.tls.insecure_http(); }},
-      {{"PLUGIN_SKIP_TLS_VERIFY", "PLUGIN_SKIP_TLS_VERIFY_REGISTRY"}, "skip-tls-verify",
+      {{"PLUGIN_INSECURE"},
+       "insecure",
+       [](const StepSettings& s) { return s.tls.insecure_http(); }},
+      {{"PLUGIN_SKIP_TLS_VERIFY", "PLUGIN_SKIP_TLS_VERIFY_REGISTRY"},
+       "skip-tls-verify",
        [](const StepSettings& s) { return s.tls.skip_verify(); }},
       {{"PLUGIN_BUILDX_LOAD"}, "buildx-load", [](const StepSettings& s) { return s.buildx_load; }},
       {{"PLUGIN_DAEMON_OFF"}, "daemon-off", [](const StepSettings& s) { return s.daemon_off; }},
       {{"PLUGIN_JSON"}, "json", [](const StepSettings& s) { return s.json; }},
       {{"PLUGIN_SCAN"}, "scan", [](const StepSettings& s) { return s.scan; }},
-      {{"PLUGIN_NO_PUSH", "PLUGIN_DRY_RUN"}, "no-push",
+      {{"PLUGIN_NO_PUSH", "PLUGIN_DRY_RUN"},
+       "no-push",
        [](const StepSettings& s) { return s.mode == StepSettings::Mode::kBuildOnly; }},
-      {{"PLUGIN_PUSH_ONLY"}, "push-only",
+      {{"PLUGIN_PUSH_ONLY"},
+       "push-only",
        [](const StepSettings& s) { return s.mode == StepSettings::Mode::kPushOnly; }},
   };
 }
 
 TEST(StepSettingsTest, EveryBooleanParsesTheSameWay) {
   const std::vector<std::pair<std::string, bool>> values = {
-      {"true", true}, {"TRUE", true}, {"True", true},  {"1", true},   {"yes", true},
-      {"YES", true},  {"false", false}, {"FALSE", false}, {"0", false}, {"no", false},
-      {"No", false},  {" true ", true}};
+      {"true", true}, {"TRUE", true}, {"True", true},   {"1", true},
+      {"yes", true},  {"YES", true},  {"false", false}, {"FALSE", false},
+      {"0", false},   {"no", false},  {"No", false},    {" true ", true}};
   for (const auto& c : BoolCases()) {
     for (const auto& var : c.vars) {
       SCOPED_TRACE(var);
@@ -202,7 +216,8 @@ TEST(StepSettingsTest, EveryBooleanParsesTheSameWay) {
         ASSERT_TRUE(s.ok()) << text << ": " << s.status();
         EXPECT_EQ(c.get(*s), want) << text;
       }
-      auto lower = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_" + absl::AsciiStrToLower(var.substr(7)), "true"}});
+      auto lower = Parse(
+          {{"PLUGIN_REPO", kRepo}, {"PLUGIN_" + absl::AsciiStrToLower(var.substr(7)), "true"}});
       ASSERT_TRUE(lower.ok()) << lower.status();
       EXPECT_TRUE(c.get(*lower));
       EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", kRepo}, {var, "maybe"}}),
@@ -228,18 +243,18 @@ TEST(StepSettingsTest, ModeFlagAliases) {
   ASSERT_TRUE(dry_lower.ok()) << dry_lower.status();
   EXPECT_EQ(dry_lower->mode, StepSettings::Mode::kBuildOnly);
   EXPECT_EQ(dry_lower->tar_path, "out.tar");
-  auto push_only = Parse({{"PLUGIN_REPO", kRepo},
-                          {"PLUGIN_push_only", "true"},
-                          {"PLUGIN_source_tar_path", "in.tar"}});
+  auto push_only = Parse(
+      {{"PLUGIN_REPO", kRepo}, {"PLUGIN_push_only", "true"}, {"PLUGIN_source_tar_path", "in.tar"}});
   ASSERT_TRUE(push_only.ok()) << push_only.status();
   EXPECT_EQ(push_only->mode, StepSettings::Mode::kPushOnly);
   EXPECT_EQ(push_only->source_tar_path, "in.tar");
-  auto retag = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_PUSH_ONLY", "true"},
+  auto retag = Parse({{"PLUGIN_REPO", kRepo},
+                      {"PLUGIN_PUSH_ONLY", "true"},
                       {"PLUGIN_SOURCE_IMAGE", "local/app:1"}});
   ASSERT_TRUE(retag.ok()) << retag.status();
   EXPECT_EQ(retag->source_image, "local/app:1");
-  auto explicit_off = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_NO_PUSH", "true"},
-                             {"PLUGIN_PUSH_ONLY", "false"}});
+  auto explicit_off =
+      Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_NO_PUSH", "true"}, {"PLUGIN_PUSH_ONLY", "false"}});
   ASSERT_TRUE(explicit_off.ok()) << explicit_off.status();
   EXPECT_EQ(explicit_off->mode, StepSettings::Mode::kBuildOnly);
 }
@@ -260,12 +275,15 @@ TEST(StepSettingsTest, ConflictsFailFastWithThePluginsWording) {
        "inputs no-push and push-only cannot be used together"},
       {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_PUSH_ONLY", "true"}, {"PLUGIN_TAR_PATH", "o.tar"}},
        "PLUGIN_TAR_PATH is a build output; it cannot be used with push-only"},
-      {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_PUSH_ONLY", "true"},
+      {{{"PLUGIN_REPO", kRepo},
+        {"PLUGIN_PUSH_ONLY", "true"},
         {"PLUGIN_DESTINATION_TAR_PATH", "o.tar"}},
        "PLUGIN_DESTINATION_TAR_PATH is a build output; it cannot be used with push-only"},
       {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_PUSH_ONLY", "true"}, {"PLUGIN_OCI_LAYOUT_PATH", "o"}},
        "PLUGIN_OCI_LAYOUT_PATH is a build output; it cannot be used with push-only"},
-      {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_PUSH_ONLY", "true"}, {"PLUGIN_SOURCE_TAR_PATH", "i.tar"},
+      {{{"PLUGIN_REPO", kRepo},
+        {"PLUGIN_PUSH_ONLY", "true"},
+        {"PLUGIN_SOURCE_TAR_PATH", "i.tar"},
         {"PLUGIN_SOURCE_IMAGE", "x:1"}},
        "PLUGIN_SOURCE_TAR_PATH and PLUGIN_SOURCE_IMAGE cannot be used together"},
       {{{"PLUGIN_NO_PUSH", "true"}, {"PLUGIN_SOURCE_TAR_PATH", "i.tar"}},
@@ -314,14 +332,16 @@ TEST(StepSettingsTest, ConflictsFailFastWithThePluginsWording) {
        "PLUGIN_SCAN_REQUIRE: \"most\" is not any or all"},
       {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_MAX_SEVERITY", "severe"}},
        "PLUGIN_MAX_SEVERITY: \"severe\" is not none, low, medium, high or critical"},
-      {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_REPRODUCIBLE", "true"}, {"SOURCE_DATE_EPOCH", "yesterday"}},
+      {{{"PLUGIN_REPO", kRepo},
+        {"PLUGIN_REPRODUCIBLE", "true"},
+        {"SOURCE_DATE_EPOCH", "yesterday"}},
        "SOURCE_DATE_EPOCH: \"yesterday\" is not a non-negative integer"},
       {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_BUILD_ARGS", "A=1,=2"}},
-       "PLUGIN_BUILD_ARGS: malformed entry \"=2\" (want KEY=VALUE)"},
+       "PLUGIN_BUILD_ARGS: malformed entry \"=...\" (want KEY=VALUE)"},
       {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_BUILD_ARGS_NEW", "A=1;B C=2"}},
-       "PLUGIN_BUILD_ARGS_NEW: malformed entry \"B C=2\" (want KEY=VALUE)"},
+       "PLUGIN_BUILD_ARGS_NEW: malformed entry \"B C=...\" (want KEY=VALUE)"},
       {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_CUSTOM_LABELS", "=x"}},
-       "PLUGIN_CUSTOM_LABELS: malformed entry \"=x\" (want KEY=VALUE)"},
+       "PLUGIN_CUSTOM_LABELS: malformed entry \"=...\" (want KEY=VALUE)"},
       {{{"PLUGIN_ENV_FILE", "/nonexistent/step.env"}},
        "PLUGIN_ENV_FILE=/nonexistent/step.env: cannot open"},
       {{{"PLUGIN_REPO", kRepo}, {"PLUGIN_REGISTRY_CERTIFICATE", "/nonexistent/ca.pem"}},
@@ -368,14 +388,16 @@ TEST(StepSettingsTest, AutoTagFollowsThePlugins) {
       {{{"DRONE_COMMIT_REF", "refs/tags/v1.2.3"}, {"PLUGIN_AUTO_TAG_SUFFIX", "linux-amd64"}},
        {"1-linux-amd64", "1.2-linux-amd64", "1.2.3-linux-amd64"}},
       {{{"DRONE_COMMIT_REF", "refs/heads/main"}, {"DRONE_REPO_BRANCH", "main"}}, {"latest"}},
-      {{{"DRONE_COMMIT_REF", "refs/heads/main"}, {"DRONE_REPO_BRANCH", "main"},
+      {{{"DRONE_COMMIT_REF", "refs/heads/main"},
+        {"DRONE_REPO_BRANCH", "main"},
         {"PLUGIN_DEFAULT_SUFFIX", "arm"}},
        {"arm"}},
       // Without DRONE_COMMIT_REF: DRONE_TAG, then DRONE_COMMIT_BRANCH.
       {{{"DRONE_TAG", "v3.1.4"}, {"DRONE_COMMIT_SHA", "abc"}}, {"3", "3.1", "3.1.4"}},
       {{{"DRONE_COMMIT_BRANCH", "trunk"}, {"DRONE_REPO_BRANCH", "trunk"}}, {"latest"}},
       // "latest" alone is the plugins' default value, not a user tag.
-      {{{"DRONE_COMMIT_REF", "refs/tags/v1.0.0"}, {"PLUGIN_TAGS", "latest"}}, {"1", "1.0", "1.0.0"}},
+      {{{"DRONE_COMMIT_REF", "refs/tags/v1.0.0"}, {"PLUGIN_TAGS", "latest"}},
+       {"1", "1.0", "1.0.0"}},
   };
   for (const auto& c : cases) {
     Vars vars = c.vars;
@@ -387,7 +409,8 @@ TEST(StepSettingsTest, AutoTagFollowsThePlugins) {
     EXPECT_EQ(s->skip_reason, "");
   }
   // PLUGIN_DEFAULT_TAGS is the older name; --auto-tag and --commit-ref the flags.
-  auto old_name = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_DEFAULT_TAGS", "true"},
+  auto old_name = Parse({{"PLUGIN_REPO", kRepo},
+                         {"PLUGIN_DEFAULT_TAGS", "true"},
                          {"DRONE_COMMIT_REF", "refs/tags/v5.0.0"}});
   ASSERT_TRUE(old_name.ok()) << old_name.status();
   EXPECT_THAT(old_name->tags, ElementsAre("5", "5.0", "5.0.0"));
@@ -397,26 +420,32 @@ TEST(StepSettingsTest, AutoTagFollowsThePlugins) {
 }
 
 TEST(StepSettingsTest, AutoTagSkipsOtherBranchesAndRejectsBadVersions) {
-  auto s = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_AUTO_TAG", "true"},
-                  {"DRONE_COMMIT_REF", "refs/heads/feature"}, {"DRONE_REPO_BRANCH", "main"}});
+  auto s = Parse({{"PLUGIN_REPO", kRepo},
+                  {"PLUGIN_AUTO_TAG", "true"},
+                  {"DRONE_COMMIT_REF", "refs/heads/feature"},
+                  {"DRONE_REPO_BRANCH", "main"}});
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->skip_reason, "skipping automated docker build for refs/heads/feature");
   EXPECT_THAT(s->tags, IsEmpty());
-  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", kRepo}, {"PLUGIN_AUTO_TAG", "true"},
+  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", kRepo},
+                     {"PLUGIN_AUTO_TAG", "true"},
                      {"DRONE_COMMIT_REF", "refs/tags/release-7"}}),
             "invalid semantic version when auto detecting the tag from refs/tags/release-7 (want "
             "refs/tags/[v]MAJOR.MINOR.PATCH)");
-  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", kRepo}, {"PLUGIN_AUTO_TAG", "true"},
+  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", kRepo},
+                     {"PLUGIN_AUTO_TAG", "true"},
                      {"DRONE_COMMIT_REF", "refs/tags/v1.2"}}),
             "invalid semantic version when auto detecting the tag from refs/tags/v1.2 (want "
             "refs/tags/[v]MAJOR.MINOR.PATCH)");
 }
 
 TEST(StepSettingsTest, ExpandTagTurnsSemverTagsIntoTheirPrefixes) {
-  auto s = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_EXPAND_TAG", "true"},
+  auto s = Parse({{"PLUGIN_REPO", kRepo},
+                  {"PLUGIN_EXPAND_TAG", "true"},
                   {"PLUGIN_TAGS", "v1.2.3,latest,1.2.4,v2.0.0-beta_1,1.2"}});
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_THAT(s->tags, ElementsAre("1", "1.2", "1.2.3", "latest", "1.2.4", "2.0.0-beta-1", "1.2.0"));
+  EXPECT_THAT(s->tags,
+              ElementsAre("1", "1.2", "1.2.3", "latest", "1.2.4", "2.0.0-beta-1", "1.2.0"));
 }
 
 TEST(StepSettingsTest, BuildArgsCommaAndSemicolonListsKeepEqualsInValues) {
@@ -448,16 +477,17 @@ TEST(StepSettingsTest, LabelsSchemaAndAutoLabels) {
                   {"DRONE_REMOTE_URL", "https://git.example.com/team/app.git"},
                   {"DRONE_REPO_LINK", "https://git.example.com/team/app"}});
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_THAT(s->labels, UnorderedElementsAre(
-                             Pair("team", "core"), Pair("empty", ""),
-                             Pair("org.label-schema.version", "1.0"),
-                             Pair("org.label-schema.vcs-url", "https://git"),
-                             Pair("org.opencontainers.image.revision", "0123abc"),
-                             Pair("org.opencontainers.image.source",
-                                  "https://git.example.com/team/app.git"),
-                             Pair("org.opencontainers.image.url", "mine")));
-  auto off = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_AUTO_LABEL", "false"},
-                    {"DRONE_COMMIT_SHA", "0123abc"}, {"PLUGIN_LABELS", "a=b"}});
+  EXPECT_THAT(s->labels,
+              UnorderedElementsAre(
+                  Pair("team", "core"), Pair("empty", ""), Pair("org.label-schema.version", "1.0"),
+                  Pair("org.label-schema.vcs-url", "https://git"),
+                  Pair("org.opencontainers.image.revision", "0123abc"),
+                  Pair("org.opencontainers.image.source", "https://git.example.com/team/app.git"),
+                  Pair("org.opencontainers.image.url", "mine")));
+  auto off = Parse({{"PLUGIN_REPO", kRepo},
+                    {"PLUGIN_AUTO_LABEL", "false"},
+                    {"DRONE_COMMIT_SHA", "0123abc"},
+                    {"PLUGIN_LABELS", "a=b"}});
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_THAT(off->labels, ElementsAre(Pair("a", "b")));
 }
@@ -466,7 +496,8 @@ TEST(StepSettingsTest, ReproducibleSourceDateEpoch) {
   auto zero = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_REPRODUCIBLE", "true"}});
   ASSERT_TRUE(zero.ok());
   EXPECT_EQ(zero->source_date_epoch, 0);
-  auto env = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_REPRODUCIBLE", "true"},
+  auto env = Parse({{"PLUGIN_REPO", kRepo},
+                    {"PLUGIN_REPRODUCIBLE", "true"},
                     {"SOURCE_DATE_EPOCH", "1700000000"}});
   ASSERT_TRUE(env.ok());
   EXPECT_EQ(env->source_date_epoch, 1700000000);
@@ -508,19 +539,24 @@ TEST(StepSettingsTest, RegistryCertificateFromTextOrFile) {
   ASSERT_TRUE(file.ok()) << file.status();
   EXPECT_EQ(file->tls.ca_pem(), kPem);
   WriteFile(dir.Sub("notes.txt"), "not a certificate");
-  EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", kRepo}, {"PLUGIN_REGISTRY_CERTIFICATE", dir.Sub("notes.txt")}}),
-            "PLUGIN_REGISTRY_CERTIFICATE=" + dir.Sub("notes.txt") + ": not a PEM certificate");
+  EXPECT_EQ(
+      ErrorOf({{"PLUGIN_REPO", kRepo}, {"PLUGIN_REGISTRY_CERTIFICATE", dir.Sub("notes.txt")}}),
+      "PLUGIN_REGISTRY_CERTIFICATE=" + dir.Sub("notes.txt") + ": not a PEM certificate");
 }
 
 TEST(StepSettingsTest, ScanSettings) {
-  auto s = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_SCANNERS", "trivy, grype"},
-                  {"PLUGIN_SCAN_REQUIRE", "ALL"}, {"PLUGIN_MAX_SEVERITY", "High"}});
+  auto s = Parse({{"PLUGIN_REPO", kRepo},
+                  {"PLUGIN_SCANNERS", "trivy, grype"},
+                  {"PLUGIN_SCAN_REQUIRE", "ALL"},
+                  {"PLUGIN_MAX_SEVERITY", "High"}});
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_TRUE(s->scan);  // naming scanners asks for a scan
   EXPECT_THAT(s->scanners, ElementsAre("trivy", "grype"));
   EXPECT_EQ(s->gate.require(), v1::ScanGate::ALL);
   EXPECT_EQ(s->gate.max_severity(), "high");
-  auto off = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_SCAN", "false"}, {"PLUGIN_SCANNERS", "trivy"},
+  auto off = Parse({{"PLUGIN_REPO", kRepo},
+                    {"PLUGIN_SCAN", "false"},
+                    {"PLUGIN_SCANNERS", "trivy"},
                     {"PLUGIN_SCAN_REQUIRE", "any"}});
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_FALSE(off->scan);
@@ -535,22 +571,153 @@ TEST(StepSettingsTest, UnknownPluginVariablesAreIgnoredNotFatal) {
                   {"DRONE_BUILD_NUMBER", "7"},
                   {"HOME", "/root"}});
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_THAT(s->ignored, ElementsAre("PLUGIN_MTU", "PLUGIN_STORAGE_DRIVER", "PLUGIN_snapshot_mode"));
+  EXPECT_THAT(s->ignored,
+              ElementsAre("PLUGIN_MTU", "PLUGIN_STORAGE_DRIVER", "PLUGIN_snapshot_mode"));
 }
 
 TEST(StepSettingsTest, ExpandRepoPrefixesTheRegistry) {
-  auto s = Parse({{"PLUGIN_REPO", "team/app"}, {"PLUGIN_REGISTRY", "https://reg.example.com/"},
+  auto s = Parse({{"PLUGIN_REPO", "team/app"},
+                  {"PLUGIN_REGISTRY", "https://reg.example.com/"},
                   {"PLUGIN_EXPAND_REPO", "true"}});
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->repo, "reg.example.com/team/app");
   EXPECT_EQ(s->registry, "reg.example.com");
   auto already = Parse({{"PLUGIN_REPO", "reg.example.com/team/app"},
-                        {"PLUGIN_REGISTRY", "reg.example.com"}, {"PLUGIN_EXPAND_REPO", "true"}});
+                        {"PLUGIN_REGISTRY", "reg.example.com"},
+                        {"PLUGIN_EXPAND_REPO", "true"}});
   ASSERT_TRUE(already.ok()) << already.status();
   EXPECT_EQ(already->repo, "reg.example.com/team/app");
   auto without = Parse({{"PLUGIN_REPO", "team/app"}, {"PLUGIN_REGISTRY", "reg.example.com"}});
   ASSERT_TRUE(without.ok()) << without.status();
   EXPECT_EQ(without->repo, "team/app");
+}
+
+// Every variable docs/STEP.md documents is read by the parser: none of them is ever reported
+// as ignored, in any spelling.
+TEST(StepSettingsTest, NoDocumentedVariableIsIgnored) {
+  const Vars known = {{"PLUGIN_REPO", "reg.example.com/app"},
+                      {"PLUGIN_REGISTRY", "reg.example.com"},
+                      {"PLUGIN_EXPAND_REPO", "false"},
+                      {"PLUGIN_TAGS", "a"},
+                      {"PLUGIN_TAG", "b"},
+                      {"PLUGIN_AUTO_TAG", "false"},
+                      {"PLUGIN_DEFAULT_TAGS", "false"},
+                      {"PLUGIN_AUTO_TAG_SUFFIX", "s"},
+                      {"PLUGIN_DEFAULT_SUFFIX", "s"},
+                      {"PLUGIN_EXPAND_TAG", "false"},
+                      {"PLUGIN_CONTEXT", "."},
+                      {"PLUGIN_DOCKERFILE", "Dockerfile"},
+                      {"PLUGIN_BUILD_ARGS", "A=1"},
+                      {"PLUGIN_BUILD_ARGS_NEW", "B=2"},
+                      {"PLUGIN_BUILD_ARGS_FROM_ENV", "HOME"},
+                      {"PLUGIN_MULTIPLE_BUILD_ARGS", "true"},
+                      {"PLUGIN_TARGET", "t"},
+                      {"PLUGIN_LABELS", "a=b"},
+                      {"PLUGIN_CUSTOM_LABELS", "c=d"},
+                      {"PLUGIN_LABEL_SCHEMA", "e=f"},
+                      {"PLUGIN_AUTO_LABEL", "true"},
+                      {"PLUGIN_REPO_LINK", "u"},
+                      {"PLUGIN_PLATFORM", "linux/amd64"},
+                      {"PLUGIN_CUSTOM_PLATFORM", "linux/amd64"},
+                      {"PLUGIN_NO_CACHE", "true"},
+                      {"PLUGIN_REPRODUCIBLE", "true"},
+                      {"PLUGIN_SOURCE_DATE_EPOCH", "1"},
+                      {"PLUGIN_USERNAME", "u"},
+                      {"PLUGIN_PASSWORD", "p"},
+                      {"PLUGIN_CONFIG", "{}"},
+                      {"PLUGIN_BASE_IMAGE_REGISTRY", "r"},
+                      {"PLUGIN_BASE_IMAGE_USERNAME", "u"},
+                      {"PLUGIN_BASE_IMAGE_PASSWORD", "p"},
+                      {"PLUGIN_DOCKER_REGISTRY", "r"},
+                      {"PLUGIN_DOCKER_USERNAME", "u"},
+                      {"PLUGIN_DOCKER_PASSWORD", "p"},
+                      {"PLUGIN_INSECURE", "false"},
+                      {"PLUGIN_SKIP_TLS_VERIFY", "false"},
+                      {"PLUGIN_SKIP_TLS_VERIFY_REGISTRY", "false"},
+                      {"PLUGIN_REGISTRY_CERTIFICATE", kPem},
+                      {"PLUGIN_REGISTRY_MIRRORS", "m"},
+                      {"PLUGIN_MIRROR", "m"},
+                      {"PLUGIN_PUSH_RETRY", "1"},
+                      {"PLUGIN_DESTINATIONS", "r.example/x"},
+                      {"PLUGIN_NO_PUSH", "false"},
+                      {"PLUGIN_DRY_RUN", "false"},
+                      {"PLUGIN_PUSH_ONLY", "false"},
+                      {"PLUGIN_TAR_PATH", "t"},
+                      {"PLUGIN_DESTINATION_TAR_PATH", "t"},
+                      {"PLUGIN_OCI_LAYOUT_PATH", "o"},
+                      {"PLUGIN_BUILDX_LOAD", "false"},
+                      {"PLUGIN_DAEMON_OFF", "true"},
+                      {"PLUGIN_SCAN", "true"},
+                      {"PLUGIN_SCANNERS", "s"},
+                      {"PLUGIN_SCAN_REQUIRE", "any"},
+                      {"PLUGIN_MAX_SEVERITY", "high"},
+                      {"PLUGIN_ARTIFACT_FILE", "a"},
+                      {"PLUGIN_DIGEST_FILE", "d"},
+                      {"PLUGIN_IMAGE_NAME_WITH_DIGEST_FILE", "n"},
+                      {"PLUGIN_IMAGE_NAME_TAG_WITH_DIGEST_FILE", "n"},
+                      {"PLUGIN_JSON", "false"}};
+  auto s = Parse(known);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(s->ignored, IsEmpty());
+  Vars lower;
+  for (const auto& [k, v] : known) lower["PLUGIN_" + absl::AsciiStrToLower(k.substr(7))] = v;
+  auto l = Parse(lower);
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_THAT(l->ignored, IsEmpty());
+  // Each cloud flavour's variables (one flavour at a time).
+  for (const Vars& flavour : std::vector<Vars>{
+           {{"PLUGIN_REGION", "us-east-1"},
+            {"PLUGIN_ACCESS_KEY", "a"},
+            {"PLUGIN_SECRET_KEY", "s"},
+            {"PLUGIN_SESSION_TOKEN", "t"},
+            {"PLUGIN_ASSUME_ROLE", "r"},
+            {"PLUGIN_EXTERNAL_ID", "e"},
+            {"PLUGIN_CREATE_REPOSITORY", "true"},
+            {"PLUGIN_REPO", "1.dkr.ecr.us-east-1.amazonaws.com/app"}},
+           {{"GCR_JSON_KEY", "{}"}, {"PLUGIN_LOCATION", "us"}, {"PLUGIN_REPO", "p/app"}},
+           {{"PLUGIN_CLIENT_ID", "c"},
+            {"PLUGIN_CLIENT_SECRET", "s"},
+            {"PLUGIN_TENANT_ID", "t"},
+            {"PLUGIN_REPO", "a.azurecr.io/app"}}}) {
+    auto f = Parse(flavour);
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_THAT(f->ignored, IsEmpty());
+    EXPECT_NE(f->flavour, StepSettings::Flavour::kGeneric);
+  }
+  auto config_alias =
+      Parse({{"PLUGIN_REPO", "r.example/app"},
+             {"DOCKER_PLUGIN_CONFIG", R"({"auths":{"r.example":{"identitytoken":"x"}}})"}});
+  ASSERT_TRUE(config_alias.ok()) << config_alias.status();
+  EXPECT_EQ(config_alias->credential.token(), "x");
+}
+
+// Runs `body` with the working directory set to `dir`, then restores it.
+void InDirectory(const std::string& dir, const std::function<void()>& body) {
+  std::error_code ec;
+  auto previous = std::filesystem::current_path(ec);
+  ASSERT_FALSE(ec);
+  std::filesystem::current_path(dir, ec);
+  ASSERT_FALSE(ec);
+  body();
+  std::filesystem::current_path(previous, ec);
+  ASSERT_FALSE(ec);
+}
+
+TEST(StepSettingsTest, DotTagsFileStandsInForUnsetTags) {
+  TempDir dir;
+  WriteFile(dir.Sub(".tags"), "1.0.0,1.0\nlatest\n");
+  InDirectory(dir.path(), [] {
+    auto s = Parse({{"PLUGIN_REPO", kRepo}});
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_THAT(s->tags, ElementsAre("1.0.0", "1.0", "latest"));
+    auto env = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_TAGS", "env"}});
+    ASSERT_TRUE(env.ok()) << env.status();
+    EXPECT_THAT(env->tags, ElementsAre("env"));
+  });
+  WriteFile(dir.Sub(".tags"), "ok,bad tag\n");
+  InDirectory(dir.path(), [] {
+    EXPECT_EQ(ErrorOf({{"PLUGIN_REPO", kRepo}}), ".tags: \"bad tag\" is not a valid image tag");
+  });
 }
 
 }  // namespace
