@@ -109,6 +109,14 @@ BuildRequest PrepareCase(const BuildCase& c, const std::string& dir) {
   return request;
 }
 
+// The request buildah builds: the case's, or its buildah_dockerfile variant.
+BuildRequest ForBuildah(const BuildCase& c, BuildRequest request, const std::string& dir) {
+  if (c.buildah_dockerfile.empty()) return request;
+  request.dockerfile = dir + "/Dockerfile.buildah";
+  WriteFile(request.dockerfile, c.buildah_dockerfile);
+  return request;
+}
+
 // With BUILDDIFF_DUMP_DIR set, writes the snapshot's listing to <dir>/<case>.<who>.txt (for
 // reading what each builder produced).
 void MaybeDump(const std::string& case_name, const std::string& who, const ImageSnapshot& snap) {
@@ -133,7 +141,7 @@ TEST_P(BuildDiffTest, BuildahSelfCheck) {
   BuildahWorld& world = World();
   ASSERT_TRUE(world.error.empty()) << world.error;
   const BuildCase& c = Case();
-  BuildRequest request = PrepareCase(c, dir_.path());
+  BuildRequest request = ForBuildah(c, PrepareCase(c, dir_.path()), dir_.path());
   ASSERT_FALSE(HasFailure());
   ASSERT_EQ(::mkdir(dir_.Sub("a").c_str(), 0700), 0);
   ASSERT_EQ(::mkdir(dir_.Sub("b").c_str(), 0700), 0);
@@ -205,7 +213,8 @@ TEST_P(BuildDiffTest, SlipwayVsBuildah) {
   BuildahWorld& world = World();
   ASSERT_TRUE(world.error.empty()) << world.error;
   ASSERT_EQ(::mkdir(dir_.Sub("a").c_str(), 0700), 0);
-  auto reference = world.a->Build(request, "localhost/case-" + c.name + ":a", dir_.Sub("a"));
+  auto reference = world.a->Build(ForBuildah(c, request, dir_.path()),
+                                  "localhost/case-" + c.name + ":a", dir_.Sub("a"));
   ASSERT_TRUE(reference.ok()) << reference.status();
   MaybeDump(c.name, "buildah", *reference);
   MaybeDump(c.name, "slipway", *ours);
