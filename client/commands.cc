@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "client/dir_tar.h"
+#include "client/export_stream.h"
 #include "storage/image_name.h"
 
 namespace slipway::client {
@@ -216,15 +217,19 @@ int RunExport(Connection& conn, const std::vector<std::string>& raw) {
     }
   };
 
-  auto ctx = conn.NewContext();
-  auto reader = conn.stub().ExportImage(ctx.get(), request);
-  v1::ExportImageChunk chunk;
+  ExportStream stream(conn, request);
   std::string local_error;
-  while (local_error.empty() && reader->Read(&chunk)) {
-    const std::string& data = chunk.data();
+  absl::Status rpc_status;
+  while (local_error.empty()) {
+    absl::StatusOr<absl::string_view> data = stream.Next();
+    if (!data.ok()) {
+      rpc_status = data.status();
+      break;
+    }
+    if (data->empty()) break;
     size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    while (off < data->size()) {
+      ssize_t n = ::write(fd, data->data() + off, data->size() - off);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         local_error = absl::StrCat(temp.empty() ? "stdout" : output, ": ", std::strerror(errno));
@@ -233,15 +238,16 @@ int RunExport(Connection& conn, const std::vector<std::string>& raw) {
       off += static_cast<size_t>(n);
     }
   }
-  if (!local_error.empty()) ctx->TryCancel();
-  grpc::Status status = reader->Finish();
   if (!local_error.empty()) {
+    stream.Cancel();
     cleanup();
     return Fail("export", local_error);
   }
-  if (!status.ok()) {
+  if (!rpc_status.ok()) {
     cleanup();
-    return FailRpc("ExportImage", status);
+    // ExportStream's message already reads "ExportImage: <server message>".
+    std::cerr << "slipway: " << rpc_status.message() << "\n";
+    return kExitFailed;
   }
   if (!temp.empty()) {
     if (::fsync(fd) != 0 || ::close(fd) != 0) {

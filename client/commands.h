@@ -32,6 +32,9 @@ int RunBuild(Connection& conn, const std::vector<std::string>& args);
 // scan: prints the verdict and per-scanner summary; exit 1 when the scan failed.
 int RunScan(Connection& conn, const std::vector<std::string>& args);
 int RunRecordScan(Connection& conn, const std::vector<std::string>& args);
+// load (load_command.cc): an image from the store into a Docker Engine API (--docker-host, else
+// DOCKER_HOST, else /var/run/docker.sock); prints the engine's message.
+int RunLoad(Connection& conn, const std::vector<std::string>& args);
 
 // Prints "slipway: <what>: <message>" and returns kExitUsage.
 int Usage(const std::string& message);

@@ -20,6 +20,9 @@ constexpr char kUsage[] =
     "        [--secret id=ID[,src=FILE|,env=VAR]]... [--network none|host] CONTEXT_DIR\n"
     "  import FILE|DIR [--tag T]... [--select TAG] [--ignore-archive-tags]\n"
     "  export REF -o FILE|- [--format docker|docker-legacy|oci]\n"
+    "  load REF [--docker-host unix:///PATH|tcp://HOST:PORT] [--tag T]...\n"
+    "       (into a Docker Engine API; default DOCKER_HOST, else /var/run/docker.sock;\n"
+    "        DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for TLS; --tag names it, default its tags)\n"
     "  images [--json]\n"
     "  tag REF TAG\n"
     "  rm REF...\n"
@@ -61,6 +64,7 @@ int main(int argc, char** argv) {
   if (command == "build") run = slipway::client::RunBuild;
   if (command == "import") run = slipway::client::RunImport;
   if (command == "export") run = slipway::client::RunExport;
+  if (command == "load") run = slipway::client::RunLoad;
   if (command == "images") run = slipway::client::RunImages;
   if (command == "tag") run = slipway::client::RunTag;
   if (command == "rm") run = slipway::client::RunRm;

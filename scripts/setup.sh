@@ -10,8 +10,10 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libcurl4-openssl-dev libssl-dev
   nlohmann-json3-dev zlib1g-dev libzstd-dev libisal-dev libdeflate-dev libarchive-dev
 )
-# Independent verifiers and peers used by tests and benchmarks.
-TEST_PACKAGES=(skopeo umoci buildah docker-registry apache2-utils pigz jq openssl busybox-static time curl bzip2 xz-utils zstd)
+# Independent verifiers and peers used by tests and benchmarks (podman serves the Docker Engine
+# API that `slipway load` is tested against).
+TEST_PACKAGES=(skopeo umoci buildah docker-registry apache2-utils pigz jq openssl busybox-static time curl bzip2 xz-utils zstd
+  podman)
 
 missing=()
 for p in "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; do

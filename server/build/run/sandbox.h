@@ -15,9 +15,10 @@ namespace slipway::build {
 
 // A filesystem mounted into the sandbox's root for one RUN (RUN --mount, and the files the
 // runtime provides). Targets are absolute paths inside the container; the sandbox resolves
-// them inside the new root (a symlink in the image cannot redirect a target outside it) and
-// creates missing mount points in a scratch area that never reaches the layer (see
-// SandboxSpec.upper_dir).
+// them inside the new root (a symlink in the image cannot redirect a target outside it:
+// symlinks and ".." resolve against the root, as in a chroot). Missing mount points are
+// created in the overlay and removed from upper_dir again after the run when they are still
+// the empty placeholders the sandbox made (see SandboxSpec.upper_dir).
 struct SandboxMount {
   enum class Kind {
     kBind,        // `source` (a host directory or file) bind-mounted at `target`
