@@ -107,7 +107,7 @@ TEST_F(ClientRunTest, RunMakesALayerAndTheImageRunsUnderRunc) {
   const std::string id = "slipway-test-" + std::to_string(getpid());
   r = RunProcess({"runc", "--root", dir_.Sub("runc-state"), "run", "--bundle", bundle, id}, {},
                  absl::Seconds(60));
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_THAT(r.out, HasSubstr("hello from the image"));
 }
 
