@@ -268,6 +268,24 @@ TEST(BuildDiffComparer, ReportsEveryKindOfDifference) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_TRUE(absl::StrContains(lines[0], "-rwsr-xr-x")) << lines[0];
 
+  // Excused runtime placeholders: only the listed paths, only when empty, only in `a`.
+  options.reference_may_add_empty = {"/d"};
+  EXPECT_TRUE(changed([](ImageSnapshot& s) { s.fs.erase("/d"); }).empty());
+  EXPECT_EQ(DiffImages([&] { ImageSnapshot s = base; s.fs.erase("/d"); return s; }(), "a", base,
+                       "b", options).size(), 1u);
+  ImageSnapshot full = base;
+  full.fs["/d/x"] = base.fs.at("/f");
+  EXPECT_EQ(DiffImages(full, "a", [&] {
+              ImageSnapshot s = full;
+              s.fs.erase("/d");
+              s.fs.erase("/d/x");
+              return s;
+            }(), "b", options).size(), 2u);
+  options.reference_may_add_empty.clear();
+  options.ignore_hardlink_grouping_of = {"/f2"};
+  EXPECT_TRUE(changed([](ImageSnapshot& s) { s.fs["/f2"].hardlink_group.clear(); }).empty());
+  options.ignore_hardlink_grouping_of.clear();
+
   options.ignore_setid_under = {"/f"};
   EXPECT_TRUE(changed([](ImageSnapshot& s) { s.fs["/f"].mode = 0755; }).empty());
   EXPECT_EQ(changed([](ImageSnapshot& s) { s.fs["/f"].mode = 04700; }).size(), 1u);

@@ -48,7 +48,13 @@ absl::StatusOr<RunUser> ResolveRunUser(const std::string& spec, const SourceTree
     user.uid = *uid;
     user.gid = *gid;
     if (entry->size() > 5 && !(*entry)[5].empty()) user.home = (*entry)[5];
-    if (!explicit_group) user.supplementary_gids = SupplementaryGroups(groups, (*entry)[0]);
+    if (!explicit_group) {
+      // The primary group first, then the groups listing the user (as runc and buildah do).
+      user.supplementary_gids.push_back(user.gid);
+      for (uint32_t gid : SupplementaryGroups(groups, (*entry)[0])) {
+        if (gid != user.gid) user.supplementary_gids.push_back(gid);
+      }
+    }
   }
   if (explicit_group) {
     const std::string& group = parts[1];
