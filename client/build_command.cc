@@ -40,8 +40,41 @@ int BuildUsage(const std::string& cause) {
             << "usage: slipway build [-f FILE] [-t TAG]... [--build-arg K[=V]]... [--target STAGE]\n"
             << "       [--no-cache] [--platform OS/ARCH[/VARIANT]] [--label K=V]...\n"
             << "       [--format oci|docker] [--compression gzip|zstd] [--source-date-epoch N] [--iidfile PATH] [--json]\n"
+            << "       [--secret id=ID[,src=FILE|,env=VAR]]... [--network none|host]\n"
             << "       [--quiet] CONTEXT_DIR\n";
   return kExitUsage;
+}
+
+// --secret id=ID[,src=FILE|,env=VAR] (BuildKit's syntax; with neither, the variable named ID).
+// The value travels in the request for this build only; it is never echoed.
+std::string AddSecret(const std::string& value, v1::BuildSpec* spec) {
+  std::string id, src, env;
+  for (absl::string_view part : absl::StrSplit(value, ',')) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    if (kv.first == "id") id = kv.second;
+    else if (kv.first == "src" || kv.first == "source") src = kv.second;
+    else if (kv.first == "env") env = kv.second;
+    else if (kv.first == "type" && (kv.second == "file" || kv.second == "env")) continue;
+    else return "--secret: unknown key \"" + kv.first + "\" (want id=ID,src=FILE or id=ID,env=VAR)";
+  }
+  if (id.empty()) return "--secret: id= is required";
+  v1::BuildSecret* secret = spec->add_secrets();
+  secret->set_id(id);
+  if (!src.empty()) {
+    std::ifstream in(src, std::ios::binary);
+    if (!in) return "--secret id=" + id + ": cannot read " + src;
+    std::stringstream content;
+    content << in.rdbuf();
+    secret->set_value(content.str());
+    return "";
+  }
+  const char* from_env = std::getenv((env.empty() ? id : env).c_str());
+  if (from_env == nullptr) {
+    return "--secret id=" + id + ": no src= file and no environment variable " +
+           (env.empty() ? id : env);
+  }
+  secret->set_value(from_env);
+  return "";
 }
 
 // Returns an error message, empty when the flags are fine.
@@ -49,7 +82,7 @@ std::string ParseBuildFlags(const std::vector<std::string>& raw, BuildFlags* out
   Args args = SplitArgs(raw,
                         {"-f", "--file", "-t", "--tag", "--build-arg", "--target", "--platform",
                          "--label", "--format", "--compression", "--source-date-epoch",
-                         "--iidfile"},
+                         "--iidfile", "--secret", "--network"},
                         {"--no-cache", "--json", "--quiet", "-q"});
   if (!args.error.empty()) return args.error;
   if (args.positional.size() != 1) return "want exactly one CONTEXT_DIR";
@@ -57,6 +90,16 @@ std::string ParseBuildFlags(const std::vector<std::string>& raw, BuildFlags* out
   v1::BuildSpec& spec = out->spec;
   bool epoch_set = false;
   for (const auto& [name, value] : args.flags) {
+    if (name == "--secret") {
+      std::string error = AddSecret(value, &spec);
+      if (!error.empty()) return error;
+    }
+    if (name == "--network") {
+      if (value != "none" && value != "host" && value != "default") {
+        return "--network: want none, host or default, got \"" + value + "\"";
+      }
+      spec.set_network(value);
+    }
     if (name == "-f" || name == "--file") out->dockerfile = value;
     if (name == "-t" || name == "--tag") spec.add_tags(value);
     if (name == "--target") spec.set_target(value);

@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
 )
 # Independent verifiers and peers used by tests and benchmarks (podman serves the Docker Engine
 # API that `slipway load` is tested against).
-TEST_PACKAGES=(skopeo umoci buildah docker-registry apache2-utils pigz jq openssl busybox-static time curl bzip2 xz-utils zstd
+TEST_PACKAGES=(skopeo umoci buildah docker-registry apache2-utils pigz jq openssl busybox-static time curl bzip2 xz-utils zstd runc
   podman)
 
 missing=()

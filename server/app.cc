@@ -34,6 +34,8 @@
 #include "server/common/metrics.h"
 #include "server/build/layer/unpacked_layers.h"
 #include "server/build/native_builder.h"
+#include "server/build/run/run_mounts.h"
+#include "server/build/run/sandbox.h"
 #include "server/push/fan_out.h"
 #include "server/push/push_metrics.h"
 #include "server/scan/scanner.h"
@@ -48,6 +50,14 @@
 
 namespace slipway {
 namespace {
+
+// A file next to the running executable (the helpers slipwayd ships with).
+std::string SiblingExecutable(const std::string& name) {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return name;
+  return (self.parent_path() / name).string();
+}
 
 absl::Status ErrnoError(const std::string& what) {
   int err = errno;
@@ -235,6 +245,22 @@ absl::Status App::Init(const Config& config) {
                              build::UnpackedLayers::Create({config_.data_dir + "/layers"}, *blobs_));
     build::NativeBuilderOptions builder_options;
     builder_options.staging_root = staging;
+    // RUN: probed once, so an unprivileged pod is told at startup (and in each build that
+    // has a RUN) instead of failing obscurely later.
+    builder_options.sandbox.helper_path = config_.sandbox_helper.empty()
+                                              ? SiblingExecutable("slipway-sandbox")
+                                              : config_.sandbox_helper;
+    builder_options.run_support = build::ProbeSandbox(builder_options.sandbox, staging);
+    if (builder_options.run_support.ok()) {
+      log->info("RUN sandbox: {} (namespaces and overlayfs work)",
+                builder_options.sandbox.helper_path);
+    } else {
+      log->warn("RUN is unavailable, builds with RUN will fail: {}",
+                std::string(builder_options.run_support.message()));
+    }
+    SLIPWAY_ASSIGN_OR_RETURN(cache_mounts_,
+                             build::CacheMountDirs::Create(config_.data_dir + "/run-cache"));
+    builder_options.cache_mounts = cache_mounts_.get();
     builder_ = std::make_unique<build::NativeBuilder>(
         builder_options, *blobs_, *index_, *unpacked_layers_,
         MakeBaseImagePuller(*blobs_, *index_, *clock_, registry_auth_.get()));

@@ -33,6 +33,7 @@ class PushMetrics;
 class PushEngine;
 }  // namespace push
 namespace build {
+class CacheMountDirs;
 class UnpackedLayers;
 class NativeBuilder;
 }  // namespace build
@@ -92,6 +93,7 @@ class App {
   std::unique_ptr<push::PushEngine> push_engine_;
   std::unique_ptr<registry::DockerConfig> registry_auth_;  // --registry-auth-file, if any
   std::unique_ptr<build::UnpackedLayers> unpacked_layers_;
+  std::unique_ptr<build::CacheMountDirs> cache_mounts_;
   std::unique_ptr<build::NativeBuilder> builder_;
   std::unique_ptr<scan::Scanner> scanner_;                // null without scan hooks
   std::unique_ptr<SlipwayService> service_;

@@ -79,6 +79,8 @@ absl::Status ApplyText(const std::string& key, const std::string& value, const s
     config.tls_key = value;
   } else if (key == "registry_auth_file") {
     config.registry_auth_file = value;
+  } else if (key == "sandbox_helper") {
+    config.sandbox_helper = value;
   } else if (key == "record_scan_token_file") {
     config.scan.record_scan_token_file = value;
   } else if (key == "gc_grace") {
@@ -105,7 +107,7 @@ absl::Status ApplyText(const std::string& key, const std::string& value, const s
 const char* const kJsonKeys[] = {"data_dir",        "listen",       "metrics_listen", "log_level",
                                  "auth_token_file", "tls_cert",     "tls_key",        "gc_grace",
                                  "store_quota",     "drain_timeout", "registry_auth_file",
-                                 "scan"};
+                                 "sandbox_helper",  "scan"};
 
 struct EnvBinding {
   const char* var;
@@ -118,6 +120,7 @@ const EnvBinding kEnvBindings[] = {
     {"SLIPWAY_GC_GRACE", "gc_grace"},           {"SLIPWAY_STORE_QUOTA", "store_quota"},
     {"SLIPWAY_DRAIN_TIMEOUT", "drain_timeout"}, {"SLIPWAY_REGISTRY_AUTH_FILE", "registry_auth_file"},
     {"SLIPWAY_RECORD_SCAN_TOKEN_FILE", "record_scan_token_file"},
+    {"SLIPWAY_SANDBOX_HELPER", "sandbox_helper"},
 };
 
 struct FlagBinding {
@@ -131,6 +134,7 @@ const FlagBinding kFlagBindings[] = {
     {"gc-grace", "gc_grace"},           {"store-quota", "store_quota"},
     {"drain-timeout", "drain_timeout"}, {"registry-auth-file", "registry_auth_file"},
     {"record-scan-token-file", "record_scan_token_file"},
+    {"sandbox-helper", "sandbox_helper"},
 };
 
 }  // namespace

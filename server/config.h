@@ -29,6 +29,8 @@ struct Config {
   int64_t store_quota_bytes = 0;    // 0 = no quota
   absl::Duration drain_timeout = absl::Seconds(30);
   std::string registry_auth_file;   // docker config.json for pushes without credentials; "" = off
+  // The slipway-sandbox helper that runs RUN steps; "" = next to the slipwayd executable.
+  std::string sandbox_helper;
   scan::ScanConfig scan;     // "scan" in the config file: hooks, push gate, record-scan token
   std::string config_file;  // the file that was read, if any (for logs)
 };

@@ -17,6 +17,8 @@
 #include "server/build/image_config.h"
 #include "server/build/layer/layer_writer.h"
 #include "server/build/layer/unpacked_layers.h"
+#include "server/build/run/run_mounts.h"
+#include "server/build/run/sandbox.h"
 #include "server/build/stage_filesystem.h"
 #include "storage/blob_store.h"
 #include "storage/image_index.h"
@@ -42,6 +44,9 @@ struct BuildRun {
   ImageIndex* index = nullptr;
   UnpackedLayers* unpacked = nullptr;
   const BaseImagePuller* puller = nullptr;
+  const SandboxOptions* sandbox = nullptr;   // RUN
+  const absl::Status* run_support = nullptr; // OK when RUN works on this host (startup probe)
+  CacheMountDirs* cache_mounts = nullptr;    // RUN --mount=type=cache
   PlatformSpec platform;
   LayerWriteOptions layer_options;
   std::string staging_dir;              // removed when the build ends
@@ -66,6 +71,10 @@ std::optional<int> FindStage(const StagePlan& plan, const std::string& name_or_i
 
 // Runs stage `index` of `run` (waiting for the stages it names).
 absl::StatusOr<std::shared_ptr<const StageResult>> RunStage(BuildRun& run, int index);
+
+// What a cache key covers of one file-system entry: path, type, mode, owner, size, link
+// target and content digest (never the mtime: a fresh checkout must still hit).
+std::string EntryFingerprint(const LayerEntry& e);
 
 // Hex sha256 of the parts, each length-prefixed (no ambiguity between "ab"+"c" and "a"+"bc").
 std::string CacheKey(const std::vector<std::string>& parts);

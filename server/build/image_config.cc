@@ -121,6 +121,11 @@ std::vector<std::string> ImageConfig::OnBuild() const {
   return it == cfg->end() ? std::vector<std::string>{} : ToStrings(&*it);
 }
 
+void ImageConfig::ClearOnBuild() {
+  nlohmann::json* cfg = doc_.contains("config") ? &doc_["config"] : nullptr;
+  if (cfg != nullptr && cfg->is_object()) cfg->erase("OnBuild");
+}
+
 PlatformSpec ImageConfig::Platform() const {
   PlatformSpec p;
   if (doc_.contains("os") && doc_["os"].is_string()) p.os = doc_["os"].get<std::string>();

@@ -36,6 +36,8 @@ class ImageConfig {
   std::string User() const;
   std::vector<std::string> Shell() const;  // ["/bin/sh", "-c"] when unset
   std::vector<std::string> OnBuild() const;
+  // The child of an image does not inherit its ONBUILD triggers (it runs them instead).
+  void ClearOnBuild();
   PlatformSpec Platform() const;
 
   void AddLayer(const Digest& diff_id);

@@ -144,6 +144,18 @@ absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
   SLIPWAY_ASSIGN_OR_RETURN(PlannedBuild planned, PlanBuild(spec));
   const ParsedDockerfile& dockerfile = planned.dockerfile;
   const StagePlan& plan = planned.plan;
+  if (!options_.run_support.ok()) {
+    // Said first, so a build that will fail at its first RUN does not surprise anyone.
+    for (const Instruction& instruction : dockerfile.instructions) {
+      if (instruction.keyword != "RUN") continue;
+      v1::BuildLog log;
+      log.set_stream(v1::BuildLog::STDERR);
+      log.set_line(absl::StrCat("warning: RUN cannot run on this host (",
+                                options_.run_support.message(), "); RUN steps will fail"));
+      observer.OnLog(log);
+      break;
+    }
+  }
   for (const std::string& notice : dockerfile.notices) {
     v1::BuildLog log;
     log.set_stream(v1::BuildLog::STDERR);
@@ -169,6 +181,9 @@ absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
   run.index = &index_;
   run.unpacked = &unpacked_;
   run.puller = &puller_;
+  run.sandbox = &options_.sandbox;
+  run.run_support = &options_.run_support;
+  run.cache_mounts = options_.cache_mounts;
   run.platform = platform;
   run.no_cache = spec.no_cache();
   run.layer_options.compression = options_.compression;

@@ -164,6 +164,16 @@ std::vector<StageFilesystem::Layer> StageFilesystem::layers() const {
   return layers_;
 }
 
+absl::StatusOr<std::vector<std::string>> StageFilesystem::UnpackedDirs() {
+  std::vector<std::string> dirs;
+  for (const Layer& layer : layers()) {
+    auto dir = unpacked_.Get(layer.diff_id, layer.blob);
+    if (!dir.ok()) return dir.status();
+    dirs.push_back(*std::move(dir));
+  }
+  return dirs;
+}
+
 absl::StatusOr<std::shared_ptr<const SourceTree>> StageFilesystem::View() {
   std::vector<Layer> layers = this->layers();
   // Everything up to the last layer without in-memory entries must be unpacked; the layers

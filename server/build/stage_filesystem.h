@@ -36,6 +36,10 @@ class StageFilesystem {
   void Append(Layer layer);
   std::vector<Layer> layers() const;
 
+  // Every layer unpacked (through UnpackedLayers, by diff_id), bottom first: the lower
+  // directories a RUN stacks with overlayfs.
+  absl::StatusOr<std::vector<std::string>> UnpackedDirs();
+
   // A view of the union of every layer appended so far (later layers win). Unpacks the layers
   // without entries that the view needs. The view stays valid after further Append() calls
   // (it sees the layers as they were).

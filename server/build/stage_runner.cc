@@ -1,6 +1,7 @@
 // One stage of a build: FROM, then each instruction in order.
 
 #include <chrono>
+#include <functional>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -16,6 +17,7 @@
 #include "server/build/build_run.h"
 #include "server/build/copy_planner.h"
 #include "server/build/dockerfile/commands.h"
+#include "server/build/run_step.h"
 #include "storage/status_macros.h"
 
 namespace slipway::build {
@@ -44,6 +46,7 @@ class StepReporter {
     Send(cached ? v1::BuildEvent::CACHED : v1::BuildEvent::DONE, bytes, "");
     ++step_;
   }
+  int step() const { return step_; }
   void Failed(const absl::Status& status) {
     Send(v1::BuildEvent::FAILED, 0, std::string(status.message()));
   }
@@ -86,11 +89,6 @@ bool IsNumericOwner(const std::string& chown) {
 
 bool IsUrl(const std::string& s) {
   return absl::StartsWith(s, "http://") || absl::StartsWith(s, "https://");
-}
-
-std::string EntryFingerprint(const LayerEntry& e) {
-  return absl::StrCat(e.path, "|", static_cast<int>(e.type), "|", e.mode, "|", e.uid, ":", e.gid,
-                      "|", e.size, "|", e.link_target, "|", e.content_digest);
 }
 
 // The inputs of a COPY/ADD that its cache key covers: every source entry's path, type, mode,
@@ -136,9 +134,13 @@ class StageRunner {
                                def_.name.empty() ? "" : absl::StrCat(" AS ", def_.name)));
     absl::Status from = From();
     if (!from.ok()) return Fail(AtLine(run_, def_.line, from));
-    report_.Done(/*cached=*/true, 0);
-
     scope_ = std::make_unique<StageScope>(*run_.plan, result_->config.Env());
+    bool from_cached = true;
+    int64_t from_bytes = 0;
+    absl::Status triggers = RunOnBuildTriggers(&from_cached, &from_bytes);
+    if (!triggers.ok()) return Fail(AtLine(run_, def_.line, triggers));
+    report_.Done(from_cached, from_bytes);
+
     for (const Instruction& instruction : def_.instructions) {
       if (run_.Cancelled()) {
         return absl::CancelledError("the build was cancelled");
@@ -158,6 +160,44 @@ class StageRunner {
     if (!absl::IsCancelled(s)) report_.Failed(s);
     run_.failed.store(true);
     return s;
+  }
+
+  // The base image's ONBUILD triggers run right after FROM, as part of it, in order; the new
+  // image does not inherit them. Errors name the trigger.
+  absl::Status RunOnBuildTriggers(bool* cached, int64_t* bytes) {
+    std::vector<std::string> triggers = std::move(onbuild_triggers_);
+    result_->config.ClearOnBuild();
+    for (const std::string& trigger : triggers) {
+      auto parsed = ParseDockerfile(absl::StrCat("FROM scratch\n", trigger, "\n"), "ONBUILD");
+      if (!parsed.ok() || parsed->instructions.size() < 2) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ONBUILD trigger \"", trigger, "\" of the base image: ",
+            parsed.ok() ? "empty" : parsed.status().message()));
+      }
+      for (size_t i = 1; i < parsed->instructions.size(); ++i) {
+        const Instruction& instruction = parsed->instructions[i];
+        if (instruction.keyword == "FROM" || instruction.keyword == "ONBUILD" ||
+            instruction.keyword == "MAINTAINER") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "ONBUILD trigger \"", trigger, "\": ", instruction.keyword, " is not allowed"));
+        }
+        v1::BuildLog log;
+        log.set_step(report_.step());
+        log.set_stream(v1::BuildLog::STDOUT);
+        log.set_line(absl::StrCat("ONBUILD ", instruction.original));
+        run_.observer->OnLog(log);
+        bool step_cached = false;
+        int64_t step_bytes = 0;
+        absl::Status s = Step(instruction, &step_cached, &step_bytes);
+        if (!s.ok()) {
+          return absl::Status(s.code(), absl::StrCat("ONBUILD trigger \"", trigger, "\": ",
+                                                     s.message()));
+        }
+        *cached = *cached && step_cached;
+        *bytes += step_bytes;
+      }
+    }
+    return absl::OkStatus();
   }
 
   // A stage reached through a stage-level ARG is not in the graph planned up front.
@@ -203,6 +243,7 @@ class StageRunner {
       result_->fs->Append({image.layers[i], image.diff_ids[i], nullptr});
     }
     result_->cache_key = CacheKey({"image", image.manifest.ToString()});
+    onbuild_triggers_ = result_->config.OnBuild();
     return absl::OkStatus();
   }
 
@@ -247,10 +288,8 @@ class StageRunner {
       result_->cache_key = CacheKey(key_parts);
       return absl::OkStatus();
     }
-    if (std::holds_alternative<RunCommand>(command.body)) {
-      return absl::InvalidArgumentError(
-          "RUN is not supported by this builder yet (the RUN executor is issue 5); "
-          "COPY, ADD and metadata instructions are");
+    if (const auto* run = std::get_if<RunCommand>(&command.body)) {
+      return Run(command, *run, std::move(key_parts), cached, bytes);
     }
     if (const auto* copy = std::get_if<CopyCommand>(&command.body)) {
       return Copy(command, *copy, std::move(key_parts), cached, bytes);
@@ -276,21 +315,21 @@ class StageRunner {
   }
 
   // The tree COPY takes files from, and what identifies its content for the cache key.
-  absl::StatusOr<std::shared_ptr<const SourceTree>> SourceFor(const CopyCommand& copy,
+  absl::StatusOr<std::shared_ptr<const SourceTree>> SourceFor(const std::string& from,
                                                               std::string* identity) {
-    if (copy.from.empty()) {
+    if (from.empty()) {
       *identity = "context";
       // The context outlives the build; a non-owning shared_ptr.
       return std::shared_ptr<const SourceTree>(std::shared_ptr<const SourceTree>(),
                                                run_.request->context);
     }
-    if (auto dep = run_.StageIndex(copy.from, index_); dep.has_value()) {
-      SLIPWAY_RETURN_IF_ERROR(CheckPlanned(*dep, copy.from));
+    if (auto dep = run_.StageIndex(from, index_); dep.has_value()) {
+      SLIPWAY_RETURN_IF_ERROR(CheckPlanned(*dep, from));
       SLIPWAY_ASSIGN_OR_RETURN(auto stage, run_.stages[*dep].get());
       *identity = absl::StrCat("stage|", stage->cache_key);
       return stage->fs->View();
     }
-    SLIPWAY_ASSIGN_OR_RETURN(BaseImage image, ResolveImage(copy.from, run_.platform));
+    SLIPWAY_ASSIGN_OR_RETURN(BaseImage image, ResolveImage(from, run_.platform));
     *identity = absl::StrCat("image|", image.manifest.ToString());
     StageFilesystem fs(*run_.unpacked);
     for (size_t i = 0; i < image.layers.size(); ++i) {
@@ -299,24 +338,14 @@ class StageRunner {
     return fs.View();
   }
 
-  absl::Status Copy(const Command& command, const CopyCommand& copy,
-                    std::vector<std::string> key_parts, bool* cached, int64_t* bytes) {
+  // A step that makes a layer: looked up in the cache by `key`, else `produce`d, recorded in
+  // the cache and appended. `entries` (optional) are the new layer's entries by path, kept in
+  // memory so later COPYs can look at them without unpacking.
+  using Produced = std::pair<WrittenLayer, std::shared_ptr<std::map<std::string, LayerEntry>>>;
+  absl::Status LayerStep(const std::string& key, const std::string& created_by,
+                         const std::function<absl::StatusOr<Produced>()>& produce, bool* cached,
+                         int64_t* bytes) {
     ImageConfig& config = result_->config;
-    std::string identity;
-    SLIPWAY_ASSIGN_OR_RETURN(auto source, SourceFor(copy, &identity));
-    SLIPWAY_ASSIGN_OR_RETURN(std::string fingerprint,
-                             SourcesFingerprint(copy, *source, identity));
-    key_parts.push_back(fingerprint);
-    key_parts.push_back(absl::StrCat("workdir=", config.WorkingDir()));
-    // The same files compressed another way are another layer.
-    key_parts.push_back(absl::StrCat(
-        "compression=", static_cast<int>(run_.layer_options.compression), "/",
-        run_.layer_options.level));
-    key_parts.push_back(absl::StrCat("pending=", copy.link ? "" : pending_workdir_));
-    // COPY --link does not look at the filesystem below it, so its layer does not depend on
-    // the steps before it: its key leaves the parent out, and it hits even after they changed.
-    if (copy.link) key_parts[0] = "link";
-    const std::string key = CacheKey(key_parts);
     // The state after this step is named by what it produced (the parent state + the layer's
     // diff_id), not by its inputs: a step that missed but produced the same layer lets the
     // steps after it hit again.
@@ -324,7 +353,6 @@ class StageRunner {
     auto state_after = [&parent_state](const Digest& diff_id) {
       return CacheKey({parent_state, "layer", diff_id.ToString()});
     };
-
     if (!run_.no_cache) {
       auto hit = run_.index->FindBuildCache(key);
       if (hit.ok()) {
@@ -333,40 +361,16 @@ class StageRunner {
         if (run_.store->Stat(hit->layer.digest).ok()) {
           result_->fs->Append({hit->layer, hit->diff_id, nullptr});
           config.AddLayer(hit->diff_id);
-          config.AddHistory(run_.created, command.text, /*empty_layer=*/false);
+          config.AddHistory(run_.created, created_by, /*empty_layer=*/false);
           result_->cache_key = state_after(hit->diff_id);
-          if (!copy.link) pending_workdir_.clear();
           *cached = true;
           *bytes = hit->layer.size;
           return absl::OkStatus();
         }
       }
     }
-
-    std::shared_ptr<const SourceTree> rootfs;
-    if (!copy.link || !IsNumericOwner(copy.chown)) {
-      SLIPWAY_ASSIGN_OR_RETURN(rootfs, result_->fs->View());
-    }
-    SLIPWAY_ASSIGN_OR_RETURN(Ownership owner, ResolveChown(copy.chown, rootfs.get()));
-    CopyPlanRequest plan;
-    plan.command = &copy;
-    plan.source = source.get();
-    plan.rootfs = copy.link ? nullptr : rootfs.get();
-    plan.workdir = config.WorkingDir();
-    plan.owner = owner;
-    plan.source_date_epoch = run_.layer_options.source_date_epoch;
-    const std::string staging = absl::StrCat(run_.staging_dir, "/", index_, "-", command.line);
-    SLIPWAY_ASSIGN_OR_RETURN(std::vector<LayerEntry> entries, PlanCopy(plan, staging));
-    if (!copy.link) {
-      AddPendingWorkdir(*rootfs, &entries);
-      pending_workdir_.clear();
-    }
-
-    auto by_path = std::make_shared<std::map<std::string, LayerEntry>>();
-    for (const LayerEntry& e : entries) (*by_path)[e.path] = e;
-    SLIPWAY_ASSIGN_OR_RETURN(WrittenLayer layer,
-                             WriteLayer(std::move(entries), run_.layer_options, *run_.store,
-                                        run_.index));
+    SLIPWAY_ASSIGN_OR_RETURN(Produced produced, produce());
+    const WrittenLayer& layer = produced.first;
     (void)run_.index->AddToLease(run_.request->lease_id, {layer.blob.digest});
     BuildCacheEntry entry;
     entry.key = key;
@@ -375,11 +379,90 @@ class StageRunner {
     entry.uncompressed_size = layer.uncompressed_size;
     SLIPWAY_RETURN_IF_ERROR(run_.index->PutBuildCache(entry));
 
-    result_->fs->Append({layer.blob, layer.diff_id, std::move(by_path)});
+    result_->fs->Append({layer.blob, layer.diff_id, std::move(produced.second)});
     config.AddLayer(layer.diff_id);
-    config.AddHistory(run_.created, command.text, /*empty_layer=*/false);
+    config.AddHistory(run_.created, created_by, /*empty_layer=*/false);
     result_->cache_key = state_after(layer.diff_id);
     *bytes = layer.blob.size;
+    return absl::OkStatus();
+  }
+
+  // The same files compressed another way are another layer.
+  std::string CompressionKeyPart() const {
+    return absl::StrCat("compression=", static_cast<int>(run_.layer_options.compression), "/",
+                        run_.layer_options.level);
+  }
+
+  absl::Status Copy(const Command& command, const CopyCommand& copy,
+                    std::vector<std::string> key_parts, bool* cached, int64_t* bytes) {
+    ImageConfig& config = result_->config;
+    std::string identity;
+    SLIPWAY_ASSIGN_OR_RETURN(auto source, SourceFor(copy.from, &identity));
+    SLIPWAY_ASSIGN_OR_RETURN(std::string fingerprint,
+                             SourcesFingerprint(copy, *source, identity));
+    key_parts.push_back(fingerprint);
+    key_parts.push_back(absl::StrCat("workdir=", config.WorkingDir()));
+    key_parts.push_back(CompressionKeyPart());
+    key_parts.push_back(absl::StrCat("pending=", copy.link ? "" : pending_workdir_));
+    // COPY --link does not look at the filesystem below it, so its layer does not depend on
+    // the steps before it: its key leaves the parent out, and it hits even after they changed.
+    if (copy.link) key_parts[0] = "link";
+
+    auto produce = [&]() -> absl::StatusOr<Produced> {
+      std::shared_ptr<const SourceTree> rootfs;
+      if (!copy.link || !IsNumericOwner(copy.chown)) {
+        SLIPWAY_ASSIGN_OR_RETURN(rootfs, result_->fs->View());
+      }
+      SLIPWAY_ASSIGN_OR_RETURN(Ownership owner, ResolveChown(copy.chown, rootfs.get()));
+      CopyPlanRequest plan;
+      plan.command = &copy;
+      plan.source = source.get();
+      plan.rootfs = copy.link ? nullptr : rootfs.get();
+      plan.workdir = config.WorkingDir();
+      plan.owner = owner;
+      plan.source_date_epoch = run_.layer_options.source_date_epoch;
+      const std::string staging = absl::StrCat(run_.staging_dir, "/", index_, "-", command.line);
+      SLIPWAY_ASSIGN_OR_RETURN(std::vector<LayerEntry> entries, PlanCopy(plan, staging));
+      if (!copy.link) AddPendingWorkdir(*rootfs, &entries);
+      auto by_path = std::make_shared<std::map<std::string, LayerEntry>>();
+      for (const LayerEntry& e : entries) (*by_path)[e.path] = e;
+      SLIPWAY_ASSIGN_OR_RETURN(WrittenLayer layer,
+                               WriteLayer(std::move(entries), run_.layer_options, *run_.store,
+                                          run_.index));
+      return Produced{layer, std::move(by_path)};
+    };
+    SLIPWAY_RETURN_IF_ERROR(LayerStep(CacheKey(key_parts), command.text, produce, cached, bytes));
+    if (!copy.link) pending_workdir_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::Status Run(const Command& command, const RunCommand& body,
+                   std::vector<std::string> key_parts, bool* cached, int64_t* bytes) {
+    RunStepInput input;
+    input.run = &run_;
+    input.stage_index = index_;
+    input.step = report_.step();
+    input.command = &command;
+    input.body = &body;
+    input.config = &result_->config;
+    input.args_in_scope = scope_->ArgsInScope();
+    input.fs = result_->fs.get();
+    input.resolve_source = [this](const std::string& from) -> absl::StatusOr<MountSource> {
+      MountSource source;
+      SLIPWAY_ASSIGN_OR_RETURN(source.tree, SourceFor(from, &source.identity));
+      return source;
+    };
+    SLIPWAY_ASSIGN_OR_RETURN(std::unique_ptr<RunStep> step, RunStep::Prepare(std::move(input)));
+    for (const std::string& part : step->key_parts()) key_parts.push_back(part);
+    key_parts.push_back(CompressionKeyPart());
+    auto produce = [&]() -> absl::StatusOr<Produced> {
+      SLIPWAY_ASSIGN_OR_RETURN(WrittenLayer layer, step->Execute());
+      return Produced{layer, nullptr};
+    };
+    SLIPWAY_RETURN_IF_ERROR(LayerStep(CacheKey(key_parts), step->created_by(), produce, cached,
+                                      bytes));
+    // The sandbox created the working directory in the layer when it was missing.
+    pending_workdir_.clear();
     return absl::OkStatus();
   }
 
@@ -409,6 +492,7 @@ class StageRunner {
   BuildRun& run_;
   int index_;
   std::string pending_workdir_;
+  std::vector<std::string> onbuild_triggers_;  // of the base image, run right after FROM
   const StageDefinition& def_;
   StepReporter report_;
   StageResult* result_ = nullptr;
@@ -416,6 +500,11 @@ class StageRunner {
 };
 
 }  // namespace
+
+std::string EntryFingerprint(const LayerEntry& e) {
+  return absl::StrCat(e.path, "|", static_cast<int>(e.type), "|", e.mode, "|", e.uid, ":", e.gid,
+                      "|", e.size, "|", e.link_target, "|", e.content_digest);
+}
 
 std::string CacheKey(const std::vector<std::string>& parts) {
   Sha256Hasher hasher;

@@ -304,7 +304,11 @@ COPY lonely /lonely-slash/
 }  // namespace
 
 const std::vector<BuildCase>& BuildCases() {
-  static const std::vector<BuildCase>* const cases = new std::vector<BuildCase>(MakeCases());
+  static const std::vector<BuildCase>* const cases = [] {
+    auto* all = new std::vector<BuildCase>(MakeCases());
+    for (BuildCase& c : MakeRunCases()) all->push_back(std::move(c));
+    return all;
+  }();
   return *cases;
 }
 

@@ -24,10 +24,15 @@ struct BuildCase {
   std::vector<std::pair<std::string, std::string>> build_args;
   std::string target;
   DiffOptions diff;
+  // When set, buildah builds this Dockerfile instead: the same result written without a
+  // feature buildah 1.28 lacks (heredocs). The images must still be equal.
+  std::string buildah_dockerfile;
 };
 
-// The table (no RUN instruction anywhere: no runtime needed).
+// The table: the COPY/ADD/metadata cases of build_cases.cc, then the RUN cases of
+// run_cases.cc.
 const std::vector<BuildCase>& BuildCases();
+std::vector<BuildCase> MakeRunCases();
 
 }  // namespace slipway::testing
 

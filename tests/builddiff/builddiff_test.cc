@@ -109,6 +109,14 @@ BuildRequest PrepareCase(const BuildCase& c, const std::string& dir) {
   return request;
 }
 
+// The request buildah builds: the case's, or its buildah_dockerfile variant.
+BuildRequest ForBuildah(const BuildCase& c, BuildRequest request, const std::string& dir) {
+  if (c.buildah_dockerfile.empty()) return request;
+  request.dockerfile = dir + "/Dockerfile.buildah";
+  WriteFile(request.dockerfile, c.buildah_dockerfile);
+  return request;
+}
+
 // With BUILDDIFF_DUMP_DIR set, writes the snapshot's listing to <dir>/<case>.<who>.txt (for
 // reading what each builder produced).
 void MaybeDump(const std::string& case_name, const std::string& who, const ImageSnapshot& snap) {
@@ -133,7 +141,7 @@ TEST_P(BuildDiffTest, BuildahSelfCheck) {
   BuildahWorld& world = World();
   ASSERT_TRUE(world.error.empty()) << world.error;
   const BuildCase& c = Case();
-  BuildRequest request = PrepareCase(c, dir_.path());
+  BuildRequest request = ForBuildah(c, PrepareCase(c, dir_.path()), dir_.path());
   ASSERT_FALSE(HasFailure());
   ASSERT_EQ(::mkdir(dir_.Sub("a").c_str(), 0700), 0);
   ASSERT_EQ(::mkdir(dir_.Sub("b").c_str(), 0700), 0);
@@ -205,7 +213,8 @@ TEST_P(BuildDiffTest, SlipwayVsBuildah) {
   BuildahWorld& world = World();
   ASSERT_TRUE(world.error.empty()) << world.error;
   ASSERT_EQ(::mkdir(dir_.Sub("a").c_str(), 0700), 0);
-  auto reference = world.a->Build(request, "localhost/case-" + c.name + ":a", dir_.Sub("a"));
+  auto reference = world.a->Build(ForBuildah(c, request, dir_.path()),
+                                  "localhost/case-" + c.name + ":a", dir_.Sub("a"));
   ASSERT_TRUE(reference.ok()) << reference.status();
   MaybeDump(c.name, "buildah", *reference);
   MaybeDump(c.name, "slipway", *ours);
@@ -258,6 +267,24 @@ TEST(BuildDiffComparer, ReportsEveryKindOfDifference) {
   auto lines = changed([](ImageSnapshot& s) { s.fs["/f"].mode = 0755; });
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_TRUE(absl::StrContains(lines[0], "-rwsr-xr-x")) << lines[0];
+
+  // Excused runtime placeholders: only the listed paths, only when empty, only in `a`.
+  options.reference_may_add_empty = {"/d"};
+  EXPECT_TRUE(changed([](ImageSnapshot& s) { s.fs.erase("/d"); }).empty());
+  EXPECT_EQ(DiffImages([&] { ImageSnapshot s = base; s.fs.erase("/d"); return s; }(), "a", base,
+                       "b", options).size(), 1u);
+  ImageSnapshot full = base;
+  full.fs["/d/x"] = base.fs.at("/f");
+  EXPECT_EQ(DiffImages(full, "a", [&] {
+              ImageSnapshot s = full;
+              s.fs.erase("/d");
+              s.fs.erase("/d/x");
+              return s;
+            }(), "b", options).size(), 2u);
+  options.reference_may_add_empty.clear();
+  options.ignore_hardlink_grouping_of = {"/f2"};
+  EXPECT_TRUE(changed([](ImageSnapshot& s) { s.fs["/f2"].hardlink_group.clear(); }).empty());
+  options.ignore_hardlink_grouping_of.clear();
 
   options.ignore_setid_under = {"/f"};
   EXPECT_TRUE(changed([](ImageSnapshot& s) { s.fs["/f"].mode = 0755; }).empty());

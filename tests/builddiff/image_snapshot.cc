@@ -1,5 +1,6 @@
 #include "tests/builddiff/image_snapshot.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -130,6 +131,18 @@ std::string FormatSnapshot(const ImageSnapshot& snap) {
   return out;
 }
 
+namespace {
+// Whether everything below `dir` in `snap` is in `allowed` (an empty directory qualifies).
+bool OnlyHolds(const ImageSnapshot& snap, const std::string& dir,
+               const std::vector<std::string>& allowed) {
+  for (auto it = snap.fs.lower_bound(dir + "/");
+       it != snap.fs.end() && absl::StartsWith(it->first, dir + "/"); ++it) {
+    if (std::find(allowed.begin(), allowed.end(), it->first) == allowed.end()) return false;
+  }
+  return true;
+}
+}  // namespace
+
 std::vector<std::string> DiffImages(const ImageSnapshot& a, const std::string& a_name,
                                     const ImageSnapshot& b, const std::string& b_name,
                                     const DiffOptions& options, size_t max_lines) {
@@ -157,6 +170,11 @@ std::vector<std::string> DiffImages(const ImageSnapshot& a, const std::string& a
     auto ia = a.fs.find(p);
     auto ib = b.fs.find(p);
     if (ib == b.fs.end()) {
+      const FsEntry& only = ia->second;
+      const auto& excused = options.reference_may_add_empty;
+      bool empty = (only.type == 'd' && OnlyHolds(a, p, excused)) ||
+                   (only.type == 'f' && only.size == 0);
+      if (empty && std::find(excused.begin(), excused.end(), p) != excused.end()) continue;
       add(absl::StrCat("only in ", a_name, ": ", p, "  ", Describe(ia->second)));
       continue;
     }
@@ -172,7 +190,12 @@ std::vector<std::string> DiffImages(const ImageSnapshot& a, const std::string& a
     if (x.uid != y.uid || x.gid != y.gid) what.push_back("owner");
     if (x.size != y.size || x.sha256 != y.sha256) what.push_back("content");
     if (x.link != y.link) what.push_back("symlink target");
-    if (x.hardlink_group != y.hardlink_group) what.push_back("hard-link grouping");
+    if (x.hardlink_group != y.hardlink_group &&
+        std::find(options.ignore_hardlink_grouping_of.begin(),
+                  options.ignore_hardlink_grouping_of.end(),
+                  p) == options.ignore_hardlink_grouping_of.end()) {
+      what.push_back("hard-link grouping");
+    }
     if (options.compare_mtimes && x.mtime != y.mtime) {
       what.push_back(absl::StrCat("mtime ", x.mtime, " vs ", y.mtime));
     }

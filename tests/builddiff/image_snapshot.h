@@ -44,6 +44,15 @@ struct DiffOptions {
   // a directory's setgid; the sticky bit survives), which Docker does not.
   std::vector<std::string> ignore_setid_under;
   bool compare_history = true;
+  // buildah's chroot isolation leaves the mount points it made for a RUN in the image (empty
+  // /dev, /proc, /sys, /run, /etc/hostname, /etc/hosts, /etc/resolv.conf, and the parents of
+  // RUN --mount targets); Docker (BuildKit) and Slipway keep them out. These paths are excused
+  // when only the first image has them and they are empty.
+  std::vector<std::string> reference_may_add_empty;
+  // Paths whose hard-link grouping is not compared: buildah 1.28 writes a hard link made in a
+  // RUN to a file of a lower layer as two separate files (the overlay upper directory, and so
+  // Docker's layer, keeps the link).
+  std::vector<std::string> ignore_hardlink_grouping_of;
 };
 
 // The whole snapshot as text, one line per entry (`ls -l`-like, sorted by path) followed by

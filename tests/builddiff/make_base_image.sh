@@ -21,7 +21,7 @@ mkdir -p "$out/blobs/sha256" "$root/bin" "$root/etc" "$root/home/app" "$root/tmp
   "$root/srv/existing" "$root/root"
 cp "$busybox" "$root/bin/busybox"
 chmod 0755 "$root/bin/busybox"
-for app in sh ls cat echo true stat id; do ln -s busybox "$root/bin/$app"; done
+for app in sh ls cat echo true stat id mkdir rm touch ln chmod chown mv cp printf env seq mkfifo wc sort; do ln -s busybox "$root/bin/$app"; done
 printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\nstaff:x:50:app\napp:x:1000:\n' > "$root/etc/group"
 echo "base" > "$root/srv/existing/from-base"

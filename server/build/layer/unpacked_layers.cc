@@ -90,6 +90,19 @@ class UnpackedLayersImpl : public UnpackedLayers {
     return dir;
   }
 
+  absl::Status Adopt(const Digest& diff_id, const std::string& dir) override {
+    const std::string target = root_ + "/" + diff_id.hex();
+    absl::MutexLock lock(&mu_);
+    if (!IsDirectory(target) && rename(dir.c_str(), target.c_str()) == 0) {
+      return absl::OkStatus();
+    }
+    if (!IsDirectory(target)) {
+      return absl::InternalError(absl::StrCat("adopting ", dir, " as ", target, ": ",
+                                              std::strerror(errno)));
+    }
+    return RemoveTree(dir);
+  }
+
   absl::Status Prune(const std::vector<Digest>& keep) override {
     std::set<std::string> keep_hex;
     for (const Digest& d : keep) keep_hex.insert(d.hex());

@@ -35,6 +35,11 @@ class UnpackedLayers {
   // The directory of the layer whose stored blob is `blob` (any supported compression) and
   // whose uncompressed digest is `diff_id` (verified while unpacking: DATA_LOSS).
   virtual absl::StatusOr<std::string> Get(const Digest& diff_id, const Descriptor& blob) = 0;
+  // Takes `dir` (a directory on the same filesystem, in overlay form: a RUN's upper directory)
+  // as the unpacked form of `diff_id`, by renaming it into place, so the next RUN stacks it
+  // without unpacking the layer just written. When the layer is already unpacked, `dir` is
+  // removed instead. INTERNAL when the rename fails for another reason.
+  virtual absl::Status Adopt(const Digest& diff_id, const std::string& dir) = 0;
   // Removes unpacked layers not in `keep` (GC hook).
   virtual absl::Status Prune(const std::vector<Digest>& keep) = 0;
 };

@@ -52,7 +52,7 @@ struct SandboxSpec {
 
   std::vector<std::string> argv;          // argv[0] looked up in PATH from `env` when relative
   std::vector<std::string> env;           // "K=V", exactly the process's environment
-  std::string cwd = "/";                  // created (0755, root) when missing, as Docker does
+  std::string cwd = "/";                  // created (0755, uid:gid) when missing, as BuildKit does
   uint32_t uid = 0, gid = 0;
   std::vector<uint32_t> supplementary_gids;
   std::string hostname = "slipway";

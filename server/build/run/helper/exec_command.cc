@@ -43,15 +43,17 @@ bool DropCapabilities(std::string* error) {
   return true;
 }
 
-// mkdir -p with root-owned 0755 directories: the working directory is part of the layer, as
-// with Docker's WORKDIR. After pivot_root, so symlinks resolve inside the root.
-bool MakeCwd(const std::string& cwd, std::string* error) {
+// mkdir -p with 0755 directories owned by the user the command runs as (as BuildKit's and
+// buildah's WORKDIR do, so `USER app` + `WORKDIR /x` gives app a directory it can write): the
+// working directory is part of the layer. After pivot_root, so symlinks resolve inside the root.
+bool MakeCwd(const std::string& cwd, uid_t uid, gid_t gid, std::string* error) {
   for (size_t pos = 1; pos <= cwd.size(); ++pos) {
     if (pos != cwd.size() && cwd[pos] != '/') continue;
     std::string prefix = cwd.substr(0, pos);
     if (mkdir(prefix.c_str(), 0755) == 0) {
-      if (chmod(prefix.c_str(), 0755) != 0) {  // whatever the umask
-        *error = "cwd " + cwd + ": chmod " + prefix + ": " + std::strerror(errno);
+      if (chmod(prefix.c_str(), 0755) != 0 ||  // whatever the umask
+          chown(prefix.c_str(), uid, gid) != 0) {
+        *error = "cwd " + cwd + ": chmod/chown " + prefix + ": " + std::strerror(errno);
         return false;
       }
     } else if (errno != EEXIST) {
@@ -76,7 +78,7 @@ std::string PathFromEnv(const std::vector<std::string>& env) {
 }  // namespace
 
 void ExecCommand(const SandboxSpec& spec, std::string* error) {
-  if (!MakeCwd(spec.cwd.empty() ? "/" : spec.cwd, error)) return;
+  if (!MakeCwd(spec.cwd.empty() ? "/" : spec.cwd, spec.uid, spec.gid, error)) return;
   if (!DropCapabilities(error)) return;
   std::vector<gid_t> groups(spec.supplementary_gids.begin(), spec.supplementary_gids.end());
   if (setgroups(groups.size(), groups.data()) != 0 || setgid(spec.gid) != 0 ||
