@@ -60,10 +60,10 @@ umoci unpack --rootless --image "$work/layout:demo/busybox:v1" "$work/bundle" > 
   umoci unpack --image "$work/layout:$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' "$work/layout/index.json")" "$work/bundle" > /dev/null
 chroot "$work/bundle/rootfs" /bin/cat /etc/greeting
 
-step "slipway build: a Dockerfile FROM the imported image, no daemon (RUN arrives with issue 5)"
+step "slipway build: a Dockerfile FROM the imported image, no daemon (RUN in a namespace sandbox over overlayfs)"
 mkdir -p "$work/app/src" "$work/app/assets"
 echo 'hello from a slipway build' > "$work/app/src/message.txt"
-printf '#!/bin/sh\ncat /app/message.txt /app/assets/notes.txt\n' > "$work/app/src/hello.sh"
+printf '#!/bin/sh\ncat /app/message.txt /app/assets/notes.txt /app/installed.txt\n' > "$work/app/src/hello.sh"
 echo 'unpacked by ADD' > "$work/app/assets/notes.txt"
 tar -czf "$work/app/assets.tar.gz" -C "$work/app/assets" .
 cat > "$work/app/Dockerfile" <<'DOCKERFILE'
@@ -72,6 +72,8 @@ WORKDIR /app
 COPY --chmod=755 src/hello.sh /usr/local/bin/hello
 ADD assets.tar.gz assets/
 COPY src/message.txt .
+RUN echo "installed by RUN as $(busybox id -un) in $(pwd), $(busybox ls /app | busybox wc -l) entries" > installed.txt \
+ && busybox rm /bin/ls
 ENV GREETING=hi
 CMD ["/usr/local/bin/hello"]
 DOCKERFILE
@@ -117,6 +119,17 @@ echo "(the second push found every blob and the manifest already there)"
 "$slipway" push demo/app:v1 "127.0.0.1:$port_b/team/app:v1" --insecure | tail -1
 skopeo --insecure-policy copy -q --src-tls-verify=false "docker://127.0.0.1:$port_b/team/app:v1" "oci:$work/app-pulled:v1"
 echo "the built image, pushed, pulled back by skopeo with every blob verified"
+
+step "the CI step: build-only to a tarball, then push-only from it (PLUGIN_* variables, as the plugins take them)"
+env PLUGIN_NO_PUSH=true PLUGIN_REPO="127.0.0.1:$port_b/team/step-app" PLUGIN_TAGS=1.0,latest \
+  PLUGIN_CONTEXT="$work/app" PLUGIN_TAR_PATH="$work/out/step/app.tar" DRONE_OUTPUT="$work/drone.env" \
+  "$slipway"
+echo "DRONE_OUTPUT:"; cat "$work/drone.env"
+env PLUGIN_PUSH_ONLY=true PLUGIN_REPO="127.0.0.1:$port_b/team/step-app" PLUGIN_TAGS=1.0,latest \
+  PLUGIN_SOURCE_TAR_PATH="$work/out/step/app.tar" PLUGIN_INSECURE=true \
+  PLUGIN_ARTIFACT_FILE="$work/artifact.json" "$slipway"
+echo "artifact file:"; jq -c . "$work/artifact.json"
+echo "skopeo reads the pushed image: $(skopeo inspect --tls-verify=false "docker://127.0.0.1:$port_b/team/step-app:1.0" | jq -r .Digest)"
 
 step "build, scan, push: slipwayd restarted with a scan hook and a push gate (require all)"
 cat > "$work/slipwayd.json" <<JSON

@@ -3,6 +3,8 @@
 #include "client/step/step_runner.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <optional>
 #include <filesystem>
 #include <system_error>
 #include <thread>
@@ -15,6 +17,7 @@
 #include "client/archive_upload.h"
 #include "client/build_flow.h"
 #include "client/commands.h"
+#include "client/docker_engine.h"
 #include "client/image_transfer.h"
 #include "client/push_flow.h"
 #include "client/rpc_status.h"
@@ -109,13 +112,25 @@ class StepRun {
                                                     settings_.oci_layout_path)));
       progress_.Wrote("OCI layout", settings_.oci_layout_path, bytes);
     }
-    if (settings_.buildx_load) {
-      // TODO(engineload): load into the Docker Engine API at settings_.docker_host once
-      // client/docker_engine.h lands; until then the image stays in the Slipway store only.
+    if (settings_.buildx_load && !settings_.docker_host.empty()) {
+      // Also into the Docker Engine API the step names (DOCKER_HOST or the default socket).
+      auto env = [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        return v == nullptr ? std::nullopt : std::optional<std::string>(v);
+      };
+      std::string loaded;
+      SLIPWAY_RETURN_IF_ERROR(LoadStoredImage(conn_, digest, StoreTags(settings_),
+                                              settings_.docker_host, &loaded,
+                                              DockerTlsFromEnvironment(env)));
+      progress_.Note(absl::StrCat("BUILDX_LOAD: loaded into the Docker Engine at ",
+                                  settings_.docker_host,
+                                  loaded.empty() ? "" : absl::StrCat(" (", loaded, ")")));
+    } else if (settings_.buildx_load) {
+      // BUILDX_LOAD without an engine: the Slipway store is where a later step finds it.
       progress_.Note(absl::StrCat(
           "BUILDX_LOAD: kept in the Slipway store as ",
           result->images.empty() ? digest : absl::StrJoin(result->images, ", "),
-          " (a later push-only step pushes it; loading into a Docker Engine is not available)"));
+          " (no Docker Engine API: DOCKER_HOST is unset and /var/run/docker.sock is absent)"));
     } else if (!result->images.empty()) {
       progress_.Note(absl::StrCat("stored as ", absl::StrJoin(result->images, ", ")));
     }

@@ -181,6 +181,17 @@ TEST_F(ClientRunTest, CacheMountsPersistAndHostileIdsStayInsideTheirRoot) {
   EXPECT_EQ(std::string(absl::StripAsciiWhitespace(ReadFile(bundle + "/rootfs/runs"))), "1");
   EXPECT_FALSE(std::filesystem::exists(bundle + "/rootfs/cache/count"));
   EXPECT_EQ(ReadFile(sentinel_dir + "/sentinel"), "untouched\n");
+
+  // A RUN swaps a directory of the cache for a symlink to the host path; a later RUN writing
+  // through it stays inside its own root.
+  r = Build(
+      "FROM test/busybox:1\n"
+      "RUN --mount=type=cache,id=swap,target=/c busybox mkdir -p /c/dir && busybox rm -r /c/dir "
+      "&& busybox ln -s " + sentinel_dir + " /c/dir\n"
+      "RUN --mount=type=cache,id=swap,target=/c echo overwritten > /c/dir/sentinel; true\n",
+      {"-t", "test/cache:3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(sentinel_dir + "/sentinel"), "untouched\n");
 }
 
 TEST_F(ClientRunTest, SymlinkedMountTargetsAndServerFilesAreOutOfReach) {
@@ -193,10 +204,14 @@ TEST_F(ClientRunTest, SymlinkedMountTargetsAndServerFilesAreOutOfReach) {
       "RUN busybox ln -s " + host_dir + " /escape\n"
       "RUN --mount=type=tmpfs,target=/escape echo inside > /escape/sentinel; "
       "cat /proc/1/environ > /environ 2>/dev/null; busybox env > /env; "
-      "cat " + server_->data_dir() + "/index.db > /stolen 2>/dev/null; true\n",
-      {"-t", "test/contained:1"});
+      "cat " + server_->data_dir() + "/index.db > /stolen 2>/dev/null; true\n"
+      "RUN --mount=type=secret,id=tok,target=/escape/leaked true\n",
+      {"-t", "test/contained:1", "--secret", "id=tok,env=CONTAINMENT_SECRET"},
+      {{"CONTAINMENT_SECRET", "do-not-leak"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFile(host_dir + "/sentinel"), "untouched\n");
+  // The secret's target through the same symlink did not land on the host either.
+  EXPECT_FALSE(std::filesystem::exists(host_dir + "/leaked"));
   const std::string bundle = Unpack("test/contained:1");
   // The server's files (its index, any credentials beside it) are not in the RUN's world.
   EXPECT_EQ(ReadFile(bundle + "/rootfs/stolen"), "");

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/podman_service.h"
 #include "tests/support/registry_process.h"
 #include "tests/support/run_command.h"
 
@@ -115,6 +116,23 @@ TEST_F(StepE2eTest, BuildOnlyWritesATarballSkopeoReadsAndPushesNothing) {
   // Tagged in the store as repo:tag for a later push-only step.
   ProcessResult images = Slipway({"images"});
   EXPECT_THAT(images.out, HasSubstr(reg->host() + "/team/app"));
+}
+
+// BUILDX_LOAD with a Docker Engine API (podman's) configured: the image also lands there, with
+// the step's tags, and stays in the store.
+TEST_F(StepE2eTest, BuildOnlyWithBuildxLoadLoadsIntoTheDockerEngine) {
+  auto engine = PodmanService::Start();
+  ASSERT_NE(engine, nullptr);
+  ProcessResult r = Step({{"PLUGIN_NO_PUSH", "true"},
+                          {"PLUGIN_REPO", "registry.example.com/team/loaded"},
+                          {"PLUGIN_TAGS", "2.0"},
+                          {"PLUGIN_BUILDX_LOAD", "true"},
+                          {"DOCKER_HOST", engine->docker_host()}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("loaded into the Docker Engine"));
+  std::string images = engine->Get("/images/json").body;
+  EXPECT_THAT(images, HasSubstr("registry.example.com/team/loaded:2.0")) << engine->Log();
+  EXPECT_THAT(Slipway({"images"}).out, HasSubstr("registry.example.com/team/loaded"));
 }
 
 TEST_F(StepE2eTest, BuildOnlyThenPushOnlyFromTheStoreInASecondProcess) {
