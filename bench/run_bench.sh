@@ -38,8 +38,8 @@ daemon_pid=$!
 for _ in $(seq 1 100); do "$slipway" images > /dev/null 2>&1 && break; sleep 0.1; done
 bash "$here/../tests/builddiff/make_base_image.sh" "$work/testbase" 1 > /dev/null
 timeout "$limit" "$slipway" import "$work/testbase" -t localhost/testbase:1 > /dev/null
-mkdir -p "$work/many"
-python3 - "$work/many" "$files" <<'PY'
+mkdir -p "$work/basectx/many"
+python3 - "$work/basectx/many" "$files" <<'PY'
 import os, sys
 root, n = sys.argv[1], int(sys.argv[2])
 per = 100
@@ -52,10 +52,10 @@ for i in range(n):
 PY
 printf 'FROM localhost/testbase:1\nCOPY many /data/\n' > "$work/Dockerfile.base"
 timeout "$limit" "$slipway" build -q -f "$work/Dockerfile.base" -t localhost/base-many:1 \
-  "$work" > /dev/null
+  "$work/basectx" > /dev/null
 timeout "$limit" "$slipway" export localhost/base-many:1 --format oci -o "$work/base-many.tar" \
   > /dev/null
-echo "base image: busybox + $(find "$work/many" -type f | wc -l) files"
+echo "base image: busybox + $(find "$work/basectx/many" -type f | wc -l) files"
 
 # ---- the Dockerfiles: 10 RUNs and 1 RUN, each changing a few files ----
 {

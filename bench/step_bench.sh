@@ -104,7 +104,7 @@ t2=$(now)
 bh_build=$(echo "$t1 - $t0" | bc -l); bh_push=$(echo "$t2 - $t1" | bc -l)
 
 echo
-printf 'client: start-up %.1f ms (median of 20, `slipway version`), first RPC after start-up %.1f ms (`slipway images`)\n' \
+printf 'client: start-up %.1f ms (median of 20, `slipway version`), start-up to first RPC answered %.1f ms (`slipway images`, empty store)\n' \
   "$(printf '%s\n' "${startup[@]}" | median)" "$(printf '%s\n' "${first_rpc[@]}" | median)"
 printf 'client binary: %.1f MiB (%.1f MiB stripped), %d shared libraries\n' \
   "$(echo "$size / 1048576" | bc -l)" "$(echo "$stripped / 1048576" | bc -l)" "$libs"

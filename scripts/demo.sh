@@ -72,7 +72,7 @@ WORKDIR /app
 COPY --chmod=755 src/hello.sh /usr/local/bin/hello
 ADD assets.tar.gz assets/
 COPY src/message.txt .
-RUN echo "installed by RUN as $(busybox id -un) in $(pwd), $(busybox ls /app | busybox wc -l) entries" > installed.txt \
+RUN echo "installed by RUN as uid $(busybox id -u) in $(pwd), $(busybox ls /app | busybox wc -l) entries" > installed.txt \
  && busybox rm /bin/ls
 ENV GREETING=hi
 CMD ["/usr/local/bin/hello"]
