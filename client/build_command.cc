@@ -166,16 +166,6 @@ std::string ParseBuildFlags(const std::vector<std::string>& raw, BuildFlags* out
   return "";
 }
 
-const char* EventState(v1::BuildEvent::State s) {
-  switch (s) {
-    case v1::BuildEvent::STARTED: return "started";
-    case v1::BuildEvent::CACHED: return "cached";
-    case v1::BuildEvent::DONE: return "done";
-    case v1::BuildEvent::FAILED: return "failed";
-    default: return "?";
-  }
-}
-
 // Prints a build's progress as `slipway build` always has: human lines, or JSON lines.
 class BuildPrinter : public BuildObserver {
  public:
@@ -203,13 +193,13 @@ class BuildPrinter : public BuildObserver {
     if (flags_.json) {
       nlohmann::json j = {{"type", "event"},          {"step", ev.step()},
                           {"total_steps", ev.total_steps()}, {"stage", ev.stage()},
-                          {"instruction", ev.instruction()}, {"state", EventState(ev.state())},
+                          {"instruction", ev.instruction()}, {"state", BuildEventStateName(ev.state())},
                           {"bytes", ev.bytes()},      {"duration_ms", ev.duration_ms()},
                           {"message", ev.message()}};
       std::cout << j.dump() << "\n" << std::flush;
     } else if (!flags_.quiet) {
       std::string line = absl::StrCat("[", ev.step(), "/", ev.total_steps(), "] ",
-                                      ev.instruction(), "  ", EventState(ev.state()));
+                                      ev.instruction(), "  ", BuildEventStateName(ev.state()));
       if (ev.state() == v1::BuildEvent::DONE) {
         absl::StrAppend(&line, " ", ev.duration_ms(), " ms ", HumanSize(ev.bytes()));
       }

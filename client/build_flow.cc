@@ -184,4 +184,14 @@ absl::StatusOr<v1::Image> BuildImage(Connection& conn, const BuildInput& input,
   return *std::move(image);
 }
 
+const char* BuildEventStateName(v1::BuildEvent::State state) {
+  switch (state) {
+    case v1::BuildEvent::STARTED: return "started";
+    case v1::BuildEvent::CACHED: return "cached";
+    case v1::BuildEvent::DONE: return "done";
+    case v1::BuildEvent::FAILED: return "failed";
+    default: return "?";
+  }
+}
+
 }  // namespace slipway::client

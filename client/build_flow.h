@@ -49,6 +49,10 @@ class BuildObserver {
 absl::StatusOr<v1::Image> BuildImage(Connection& conn, const BuildInput& input,
                                      BuildObserver* observer);
 
+// "started", "cached", "done", "failed" (or "?"): how progress lines and JSON events name a
+// step's state.
+const char* BuildEventStateName(v1::BuildEvent::State state);
+
 }  // namespace slipway::client
 
 #endif  // SLIPWAY_CLIENT_BUILD_FLOW_H_

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "client/atomic_file.h"
 #include "client/dir_tar.h"
+#include "client/export_stream.h"
 #include "client/rpc_status.h"
 #include "storage/file_util.h"
 
@@ -185,19 +186,19 @@ absl::StatusOr<int64_t> ExportImageTo(Connection& conn, const v1::ExportImageReq
     if (!created.ok()) return Local("export", created.status());
     file = *std::move(created);
   }
-  auto ctx = conn.NewContext();
-  auto reader = conn.stub().ExportImage(ctx.get(), request);
-  v1::ExportImageChunk chunk;
-  absl::Status local;
+  ExportStream stream(conn, request);
   int64_t bytes = 0;
-  while (local.ok() && reader->Read(&chunk)) {
-    bytes += static_cast<int64_t>(chunk.data().size());
-    local = file ? file->Append(chunk.data()) : WriteAll(1, chunk.data(), "stdout");
+  while (true) {
+    absl::StatusOr<absl::string_view> data = stream.Next();
+    if (!data.ok()) return data.status();  // "ExportImage: <server message>"
+    if (data->empty()) break;
+    bytes += static_cast<int64_t>(data->size());
+    absl::Status local = file ? file->Append(*data) : WriteAll(1, *data, "stdout");
+    if (!local.ok()) {
+      stream.Cancel();
+      return Local("export", local);
+    }
   }
-  if (!local.ok()) ctx->TryCancel();
-  grpc::Status status = reader->Finish();
-  if (!local.ok()) return Local("export", local);
-  if (!status.ok()) return FromRpc(status, "ExportImage: ");
   if (file) {
     if (absl::Status s = file->Commit(); !s.ok()) return Local("export", s);
   }

@@ -8,19 +8,6 @@
 #include "client/scan_flow.h"
 
 namespace slipway::client::step {
-namespace {
-
-const char* EventState(v1::BuildEvent::State s) {
-  switch (s) {
-    case v1::BuildEvent::STARTED: return "started";
-    case v1::BuildEvent::CACHED: return "cached";
-    case v1::BuildEvent::DONE: return "done";
-    case v1::BuildEvent::FAILED: return "failed";
-    default: return "?";
-  }
-}
-
-}  // namespace
 
 void StepProgress::Emit(const nlohmann::json& j) { out_ << j.dump() << "\n" << std::flush; }
 
@@ -59,7 +46,7 @@ void StepProgress::OnEvent(const v1::BuildEvent& ev) {
                  {"total_steps", ev.total_steps()},
                  {"stage", ev.stage()},
                  {"instruction", ev.instruction()},
-                 {"state", EventState(ev.state())},
+                 {"state", BuildEventStateName(ev.state())},
                  {"bytes", ev.bytes()},
                  {"duration_ms", ev.duration_ms()},
                  {"message", ev.message()}});
@@ -67,7 +54,7 @@ void StepProgress::OnEvent(const v1::BuildEvent& ev) {
   // One line per finished step keeps a CI log short; "started" adds nothing a reader needs.
   if (ev.state() == v1::BuildEvent::STARTED) return;
   std::string line = absl::StrCat("    [", ev.step(), "/", ev.total_steps(), "] ",
-                                  ev.instruction(), "  ", EventState(ev.state()));
+                                  ev.instruction(), "  ", BuildEventStateName(ev.state()));
   if (ev.state() == v1::BuildEvent::DONE) {
     absl::StrAppend(&line, absl::StrFormat(" %.2fs", ev.duration_ms() / 1000.0), " ",
                     HumanSize(ev.bytes()));
