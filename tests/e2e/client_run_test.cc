@@ -1,6 +1,7 @@
 // RUN through the real slipwayd and slipway: output, failures, secrets, cache mounts,
 // containment, ONBUILD, the probe's fallback, and the image running under runc.
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -12,10 +13,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/subprocess.h"
 
 namespace slipway::testing {
 namespace {
@@ -239,6 +243,39 @@ TEST_F(ClientRunTest, OnbuildTriggersRunInTheChildAndAreNotInherited) {
   ProcessResult listing = RunProcess({"tar", "-xOf", archive, "--wildcards", "blobs/*"}, {},
                                      absl::Seconds(30));
   EXPECT_THAT(listing.out, Not(HasSubstr("onbuild-ran\"]")));
+}
+
+// The client goes away mid-RUN (CI cancelled the job): the whole process tree of the RUN dies
+// with the build, before it can do what it would have done later.
+TEST_F(ClientRunTest, ClientDisconnectKillsTheRunsProcessTree) {
+  WriteFile(dir_.Sub("Dockerfile"),
+            "FROM test/busybox:1\n"
+            "RUN --mount=type=cache,id=disconnect,target=/m echo started; "
+            "(busybox sleep 4; echo late > /m/from-child) & busybox sleep 4; echo late > /m/marker\n");
+  std::map<std::string, std::string> env = env_;
+  const std::string log = dir_.Sub("client.log");
+  pid_t client = SpawnProcess({SLIPWAY_BIN, "build", "-f", dir_.Sub("Dockerfile"), ctx_}, env, log);
+  ASSERT_GT(client, 0);
+  bool started = false;
+  for (int i = 0; i < 300 && !started; ++i) {  // up to 30 s
+    started = absl::StrContains(ReadFile(log), "started\n") &&
+              absl::StrContains(ReadFile(log), "| started");
+    if (!started) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(started) << ReadFile(log);
+  ::kill(client, SIGKILL);
+  ProcessResult ignored;
+  WaitForExit(client, absl::Seconds(10), &ignored);
+  absl::SleepFor(absl::Seconds(6));  // past the moment the RUN would have written its markers
+  // The cache directory is <data>/run-cache/<hex sha256 of the id>.
+  ProcessResult hex = RunProcess({"/bin/sh", "-c", "printf disconnect | sha256sum | cut -c1-64"});
+  const std::string cache = server_->data_dir() + "/run-cache/" +
+                            std::string(absl::StripAsciiWhitespace(hex.out));
+  EXPECT_TRUE(std::filesystem::is_directory(cache)) << cache;
+  EXPECT_FALSE(std::filesystem::exists(cache + "/marker"));
+  EXPECT_FALSE(std::filesystem::exists(cache + "/from-child"));
+  // The service is fine and builds again.
+  EXPECT_EQ(Build("FROM test/busybox:1\nRUN echo again > /again\n").exit_code, 0);
 }
 
 TEST(ClientRunProbeTest, WithoutASandboxRunIsRefusedClearlyAndOtherBuildsWork) {
