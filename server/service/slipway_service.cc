@@ -19,12 +19,6 @@ void ToProto(const Descriptor& d, v1::Descriptor* out) {
   out->set_size(d.size);
 }
 
-grpc::Status NotYet(const char* rpc, const char* feature, int issue) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      absl::StrCat(rpc, " is not implemented yet: it lands with the ", feature,
-                                   " (issue ", issue, ")"));
-}
-
 }  // namespace
 
 void ToProto(const ImageRecord& record, v1::Image* out) {
