@@ -364,6 +364,18 @@ TEST_F(SandboxTest, CapabilitiesAreDockersDefault) {
   EXPECT_THAT(Stdout(), ElementsAre("CapBnd:\t00000000a80425fb", "refused"));
 }
 
+TEST_F(SandboxTest, KernelMemoryAndKeysAreMasked) {
+  auto result = Run(Spec("wc -c < /proc/kcore; wc -c < /proc/keys; "
+                         "wc -c < /proc/timer_list; echo done"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  // Each one reads as /dev/null: empty (where the kernel has it at all).
+  for (const std::string& line : Stdout()) {
+    if (line != "done") EXPECT_EQ(line, "0");
+  }
+  EXPECT_THAT(Stdout(), ::testing::Contains("done"));
+  EXPECT_GE(Stdout().size(), 3u);
+}
+
 TEST_F(SandboxTest, ReadOnlyBindRefusesWrites) {
   WriteFile(dir_.Sub("data/in"), "host data\n");
   SandboxSpec spec = Spec("cat /data/in; echo x > /data/new");

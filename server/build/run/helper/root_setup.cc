@@ -215,6 +215,26 @@ class RootBuilder {
         return Fail(error, Errno(std::string("protect ") + knob));
       }
     }
+    // Masked, as Docker masks them: a RUN reads neither kernel memory nor the kernel's keys,
+    // timers and scheduler state of the host's other tenants.
+    for (const char* path : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+                             "/proc/latency_stats", "/proc/timer_stats"}) {
+      Fd fd(OpenInRoot(root_.get(), path, CreateAs::kNothing, nullptr, nullptr,
+                       &error->message));
+      if (fd.get() < 0) continue;  // not every kernel has every one
+      if (mount("/dev/null", FdPath(fd.get()).c_str(), nullptr, MS_BIND, nullptr) != 0) {
+        return Fail(error, Errno(std::string("mask ") + path));
+      }
+    }
+    for (const char* dir : {"/proc/acpi", "/proc/scsi"}) {
+      Fd fd(OpenInRoot(root_.get(), dir, CreateAs::kNothing, nullptr, nullptr,
+                       &error->message));
+      if (fd.get() < 0) continue;
+      if (mount("tmpfs", FdPath(fd.get()).c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
+                MS_NOEXEC, "size=0") != 0) {
+        return Fail(error, Errno(std::string("mask ") + dir));
+      }
+    }
     error->message.clear();
     return true;
   }
