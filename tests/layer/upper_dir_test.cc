@@ -154,6 +154,7 @@ class UpperDirTest : public LayerTest {
     WriteFile(src + "/var/f", "a file that becomes a directory\n");
     WriteFile(src + "/var/d/child", "a directory that becomes a file\n");
     WriteFile(src + "/untouched/deep/file", "u\n");
+    WriteFile(src + "/gone/sub/file", "a whole directory the RUN deletes\n");
     Sh("mkdir -p " + Q(src + "/bin") + " " + Q(src + "/run") + " && touch -d @1600000000 " +
        Q(src) + "/*/* " + Q(src) + "/*");
     StoredLayer base = StoreTar(TarDir(src, "base"), "gzip");
@@ -192,8 +193,16 @@ TEST_F(UpperDirTest, RunChangesBecomeALayerThatReproducesTheMergedView) {
      " && ln -s ../etc/config bin/link"
      " && mkdir hl && printf 'linked\\n' > hl/a && ln hl/a hl/b && ln etc/keep etc/keep2"
      " && chmod 0700 etc/perm && chown 1000:2000 etc/owned"
-     " && mkfifo run/fifo");
+     " && mkfifo run/fifo && mknod run/null c 1 3 && rm -rf gone");
   ASSERT_EQ(lsetxattr((m + "/etc/xattr").c_str(), "user.x", "hello", 5, 0), 0)
+      << std::strerror(errno);
+  // cap_net_bind_service=ep as the kernel stores it: VFS_CAP_REVISION_2 | effective, then
+  // permitted/inheritable words (little endian); permitted bit 10.
+  const unsigned char le_cap[20] = {0x01, 0, 0, 0x02, 0, 0x04, 0, 0, 0, 0, 0, 0,
+                                    0,    0, 0, 0,    0, 0,    0, 0};
+  ASSERT_EQ(lsetxattr((m + "/new/file.txt").c_str(), "security.capability", le_cap,
+                      sizeof(le_cap), 0),
+            0)
       << std::strerror(errno);
   const std::string merged = Listing(m);
   Unmount(m);
@@ -233,6 +242,13 @@ TEST_F(UpperDirTest, RunChangesBecomeALayerThatReproducesTheMergedView) {
     }
   }
   EXPECT_EQ(Find(*entries, "run/fifo")->type, EntryType::kFifo);
+  ASSERT_NE(Find(*entries, "run/null"), nullptr);
+  EXPECT_EQ(Find(*entries, "run/null")->type, EntryType::kCharDevice);
+  EXPECT_EQ(Find(*entries, "run/null")->dev_major, 1u);
+  EXPECT_EQ(Find(*entries, "run/null")->dev_minor, 3u);
+  ASSERT_NE(Find(*entries, ".wh.gone"), nullptr);
+  EXPECT_EQ(Find(*entries, "gone"), nullptr);
+  EXPECT_EQ(Find(*entries, "new/file.txt")->xattrs.count("security.capability"), 1u);
   EXPECT_EQ(Find(*entries, "etc/owned")->uid, 1000u);
   EXPECT_EQ(Find(*entries, "etc/perm")->mode, 0700u);
   EXPECT_EQ(Find(*entries, "new/file.txt")->mode, 04755u);
@@ -244,13 +260,14 @@ TEST_F(UpperDirTest, RunChangesBecomeALayerThatReproducesTheMergedView) {
   std::string tar = Untar(layer, "run");
   // Runs of spaces (GNU tar's column alignment) collapsed to one.
   std::string listing;
-  for (char c : Sh("tar --xattrs --numeric-owner -tvvf " + Q(tar))) {
+  for (char c : Sh("tar --xattrs --xattrs-include='*' --numeric-owner -tvvf " + Q(tar))) {
     if (c != ' ' || listing.empty() || listing.back() != ' ') listing.push_back(c);
   }
   for (const char* want :
        {"etc/.wh.removed", "opt/app/.wh..wh..opq", "opt/app/fresh", "var/f/inner", "var/d\n",
         "bin/link -> ../etc/config", "hl/b link to hl/a", "etc/keep2 link to etc/keep",
-        "x: 5 user.x", "1000/2000 6", "-rwx------ 0/0", "var/f/.wh..wh..opq", "-rwsr-xr-x 0/0", "prw-r--r-- 0/0"}) {
+        "x: 5 user.x", "1000/2000 6", "-rwx------ 0/0", "var/f/.wh..wh..opq", "-rwsr-xr-x* 0/0", "prw-r--r-- 0/0", "crw-r--r-- 0/0 1,3", "x: 20 security.capability",
+        ".wh.gone"}) {
     EXPECT_TRUE(absl::StrContains(listing, want)) << want << " missing in\n" << listing;
   }
   EXPECT_FALSE(absl::StrContains(listing, "untouched")) << listing;

@@ -25,6 +25,11 @@ struct UpperDirOptions {
 // Only the upper directory is walked — never the lower layers — so the cost is proportional
 // to what the RUN changed, not to the size of the image. Entries are in WriteLayer order
 // (sorted by path, parents first). Regular files get source_path = their path in upper_dir.
+// Whiteout files are mode 0, owned 0:0, with the whiteout's (or opaque directory's) mtime.
+// Sockets are skipped (a tar cannot hold them); security.selinux (the host's label) is dropped.
+// A newer kernel's "xwhiteout" (a regular file with trusted.overlay.whiteout) is a whiteout too.
+// Thread-safe (no shared state); the upper dir must not change meanwhile (the RUN is over and
+// the overlay unmounted).
 //
 // Errors: NOT_FOUND (upper_dir missing), INVALID_ARGUMENT (an overlay feature the layer
 // format cannot express: a trusted.overlay.redirect or metacopy xattr — mount with
