@@ -56,6 +56,7 @@ struct BuildRun {
   std::vector<int> first_step;          // per stage: the step number of its FROM
   std::vector<StageFuture> stages;      // per stage; invalid for stages the target skips
   std::atomic<bool> failed{false};      // set by the first failing stage: the others stop
+  std::atomic<uint64_t> next_run_dir{0}; // names each RUN's scratch directory uniquely
 
   bool Cancelled() const {
     return failed.load() || (request->cancelled != nullptr && request->cancelled->load());

@@ -5,11 +5,11 @@
 
 #include <sys/stat.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -48,8 +48,6 @@ bool IsBareHeredoc(const RunCommand& run) {
   cmd = std::string(absl::StripPrefix(absl::StripSuffix(cmd, "'"), "'"));
   return cmd == run.heredocs[0].name;
 }
-
-std::atomic<uint64_t> g_run_counter{0};  // unique run directory names within this process
 
 }  // namespace
 
@@ -177,18 +175,16 @@ absl::StatusOr<WrittenLayer> RunStep::Execute() {
   SLIPWAY_ASSIGN_OR_RETURN(RunUser user, ResolveRunUser(in_.config->User(), *rootfs));
 
   const std::string dir = absl::StrCat(build.staging_dir, "/run-", in_.stage_index, "-",
-                                       in_.command->line, "-", g_run_counter.fetch_add(1));
+                                       in_.command->line, "-", build.next_run_dir.fetch_add(1));
   std::error_code ec;
   std::filesystem::create_directories(dir + "/upper", ec);
   std::filesystem::create_directories(dir + "/work", ec);
   if (ec) return absl::InternalError(absl::StrCat("creating ", dir, ": ", ec.message()));
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir, ignored);
-    }
-  } cleanup{dir};
+  // The upper directory is adopted by UnpackedLayers on success; the rest is scratch.
+  absl::Cleanup remove_scratch = [&dir] {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  };
 
   SandboxSpec spec;
   spec.lower_dirs = std::move(lowers);
@@ -206,8 +202,12 @@ absl::StatusOr<WrittenLayer> RunStep::Execute() {
 
   if (!script_.empty()) {
     const std::string path = dir + "/script";
-    std::ofstream(path, std::ios::binary) << script_;
-    chmod(path.c_str(), 0755);
+    std::ofstream script(path, std::ios::binary);
+    script << script_;
+    script.close();
+    if (!script || chmod(path.c_str(), 0755) != 0) {
+      return absl::InternalError(absl::StrCat("writing the heredoc script ", path));
+    }
     SandboxMount m;
     m.kind = SandboxMount::Kind::kBind;
     m.source = path;
