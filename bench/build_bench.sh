@@ -31,8 +31,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+source "$(dirname "$0")/lib.sh"
 
 # Is `slipway build` there at all? (Asked before the long part, reported after buildah's half.)
 slipway_build_missing=""

@@ -26,33 +26,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 tck=$(getconf CLK_TCK)
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-# Starts an empty docker-registry; sets REG_HOST and REG_PID.
-start_registry() {
-  local name=$1 port
-  port=$(free_port)
-  mkdir -p "$work/reg-$name/data"
-  cat > "$work/reg-$name/config.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage:
-  filesystem: {rootdirectory: $work/reg-$name/data}
-  delete: {enabled: true}
-http: {addr: 127.0.0.1:$port}
-YML
-  docker-registry serve "$work/reg-$name/config.yml" > "$work/reg-$name/log" 2>&1 &
-  REG_PID=$!
-  registry_pids+=("$REG_PID")
-  for _ in $(seq 1 150); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break
-    sleep 0.1
-  done
-  REG_HOST="127.0.0.1:$port"
-}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 start_daemon() {
   "$slipwayd" --data-dir "$work/data" --listen "unix://$work/s.sock" --metrics-listen "" \
@@ -62,7 +38,6 @@ start_daemon() {
   echo "slipwayd did not start" >&2; cat "$work/slipwayd.log" >&2; exit 1
 }
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=""; }
-now() { date +%s.%N; }
 skopeo_push() {  # OCI_DIR DEST TIMEFILE
   rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
   /usr/bin/time -f '%e %U %S' -o "$3" skopeo --insecure-policy copy -q \

@@ -27,8 +27,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+source "$(dirname "$0")/lib.sh"
 
 # ---- slipwayd, the busybox base, and a base with $files files on top ----
 export SLIPWAY_ADDR="unix://$work/s.sock"

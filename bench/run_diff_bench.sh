@@ -33,8 +33,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 trap 'exit 130' INT TERM
-now() { date +%s.%N; }
 
 # ---- the two lower trees: 100-byte files, 1,000 per leaf directory ----
 make_tree() {  # DIR FILES

@@ -29,22 +29,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-start_registry() {  # NAME → REG_HOST
-  local name=$1 port; port=$(free_port)
-  mkdir -p "$work/reg-$name/data"
-  printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp: {addr: 127.0.0.1:%s}\n' \
-    "$work/reg-$name/data" "$port" > "$work/reg-$name/config.yml"
-  docker-registry serve "$work/reg-$name/config.yml" > "$work/reg-$name/log" 2>&1 &
-  registry_pids+=("$!")
-  for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
-  REG_HOST="127.0.0.1:$port"
-}
-
+source "$(dirname "$0")/lib.sh"
 export SLIPWAY_ADDR="unix://$work/s.sock"
 "$slipwayd" --data-dir "$work/data" --listen "$SLIPWAY_ADDR" --metrics-listen "" \
   --log-level warn > "$work/slipwayd.log" 2>&1 &

@@ -36,21 +36,24 @@ absl::Status Local(const std::string& what, const absl::Status& cause) {
 }
 
 // The ExportImage stream as a libarchive read source: each callback hands over one chunk.
-struct ChunkSource {
-  grpc::ClientReaderInterface<v1::ExportImageChunk>* reader;
-  v1::ExportImageChunk chunk;
+// Feeds libarchive from slipwayd's export stream; an RPC failure is kept for the caller.
+struct StreamSource {
+  ExportStream* stream;
   int64_t bytes = 0;
+  absl::Status error;
 };
 
-la_ssize_t ReadChunk(struct archive*, void* data, const void** buffer) {
-  auto* src = static_cast<ChunkSource*>(data);
-  while (src->reader->Read(&src->chunk)) {
-    if (src->chunk.data().empty()) continue;
-    src->bytes += static_cast<int64_t>(src->chunk.data().size());
-    *buffer = src->chunk.data().data();
-    return static_cast<la_ssize_t>(src->chunk.data().size());
+la_ssize_t ReadChunk(struct archive* a, void* data, const void** buffer) {
+  auto* src = static_cast<StreamSource*>(data);
+  absl::StatusOr<absl::string_view> next = src->stream->Next();
+  if (!next.ok()) {
+    src->error = next.status();
+    archive_set_error(a, EIO, "the export stream failed");
+    return -1;
   }
-  return 0;  // end of stream; Finish() tells whether it ended well
+  src->bytes += static_cast<int64_t>(next->size());
+  *buffer = next->data();
+  return static_cast<la_ssize_t>(next->size());  // 0 at the end of the stream
 }
 
 // A relative path without "." or ".." components escaping the root.
@@ -227,9 +230,8 @@ absl::StatusOr<int64_t> ExportOciLayoutTo(Connection& conn, const std::string& r
   request.set_ref(ref);
   request.set_format(v1::OCI_ARCHIVE);
   for (const auto& t : repo_tags) request.add_repo_tags(t);
-  auto ctx = conn.NewContext();
-  auto reader = conn.stub().ExportImage(ctx.get(), request);
-  ChunkSource source{reader.get()};
+  ExportStream stream(conn, request);
+  StreamSource source{&stream};
   std::unique_ptr<struct archive, decltype(&archive_read_free)> in(archive_read_new(),
                                                                    archive_read_free);
   archive_read_support_format_tar(in.get());
@@ -240,17 +242,23 @@ absl::StatusOr<int64_t> ExportOciLayoutTo(Connection& conn, const std::string& r
   } else {
     local = Unpack(in.get(), temp);
   }
-  if (!local.ok()) ctx->TryCancel();
-  while (local.ok() && reader->Read(&source.chunk)) {
-  }  // drain trailing padding so Finish reports the server's verdict
-  grpc::Status status = reader->Finish();
-  if (!status.ok()) {
+  // The server's verdict first: a failed stream also makes the local unpack fail.
+  if (!source.error.ok()) {
     cleanup();
-    return FromRpc(status, "ExportImage: ");
+    return source.error;  // "ExportImage: <server message>"
   }
   if (!local.ok()) {
+    stream.Cancel();
     cleanup();
     return Local("export", local);
+  }
+  // Drain trailing padding so the stream's end reports the server's verdict.
+  for (absl::StatusOr<absl::string_view> rest = stream.Next();; rest = stream.Next()) {
+    if (!rest.ok()) {
+      cleanup();
+      return rest.status();
+    }
+    if (rest->empty()) break;
   }
   // Swap the new layout in; an existing one is moved aside first and then removed.
   std::string old;

@@ -73,9 +73,12 @@ std::optional<int> FindStage(const StagePlan& plan, const std::string& name_or_i
 // Runs stage `index` of `run` (waiting for the stages it names).
 absl::StatusOr<std::shared_ptr<const StageResult>> RunStage(BuildRun& run, int index);
 
-// What a cache key covers of one file-system entry: path, type, mode, owner, size, link
-// target and content digest (never the mtime: a fresh checkout must still hit).
-std::string EntryFingerprint(const LayerEntry& e);
+// Appends to `parts` what a cache key covers of the entry at `path` in `tree` (symlinks
+// followed) and, for a directory, of every entry below it: path, type, mode, owner, size, link
+// target and content digest — never the mtime, so a fresh checkout still hits. Shared by COPY
+// sources and RUN bind mounts. NOT_FOUND when `path` is absent.
+absl::Status AppendTreeFingerprint(const SourceTree& tree, const std::string& path,
+                                   std::vector<std::string>* parts);
 
 // Hex sha256 of the parts, each length-prefixed (no ambiguity between "ab"+"c" and "a"+"bc").
 std::string CacheKey(const std::vector<std::string>& parts);

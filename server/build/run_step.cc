@@ -112,19 +112,16 @@ absl::Status RunStep::Plan() {
     switch (mount.type) {
       case RunMountSpec::Type::kBind: {
         SLIPWAY_ASSIGN_OR_RETURN(source, in_.resolve_source(mount.from));
-        auto entry = source.tree->Stat(mount.source, /*follow=*/true);
-        if (!entry.ok()) {
+        // The mounted content is an input: fingerprint it like a COPY source.
+        std::vector<std::string> parts{source.identity};
+        absl::Status found = AppendTreeFingerprint(*source.tree, mount.source, &parts);
+        if (absl::IsNotFound(found)) {
           return absl::NotFoundError(absl::StrCat("RUN --mount: source \"", mount.source,
                                                   "\" not found in ",
                                                   mount.from.empty() ? "the build context"
                                                                      : mount.from));
         }
-        // The mounted content is an input: fingerprint it like a COPY source.
-        std::vector<std::string> parts{source.identity, EntryFingerprint(*entry)};
-        if (entry->type == EntryType::kDirectory) {
-          SLIPWAY_ASSIGN_OR_RETURN(auto below, source.tree->Walk(entry->path));
-          for (const LayerEntry& e : below) parts.push_back(EntryFingerprint(e));
-        }
+        SLIPWAY_RETURN_IF_ERROR(found);
         key_parts_.push_back(absl::StrCat("bind|", mount.target, "|", mount.source, "|",
                                           mount.read_only, "|", CacheKey(parts)));
         break;

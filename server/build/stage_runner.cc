@@ -105,14 +105,7 @@ absl::StatusOr<std::string> SourcesFingerprint(const CopyCommand& copy, const So
     auto matches = tree.Glob(source);
     if (!matches.ok()) return matches.status();
     for (const std::string& path : *matches) {
-      auto entry = tree.Stat(path, /*follow=*/true);
-      if (!entry.ok()) return entry.status();
-      parts.push_back(EntryFingerprint(*entry));
-      if (entry->type == EntryType::kDirectory) {
-        auto below = tree.Walk(entry->path.empty() ? path : entry->path);
-        if (!below.ok()) return below.status();
-        for (const LayerEntry& e : *below) parts.push_back(EntryFingerprint(e));
-      }
+      SLIPWAY_RETURN_IF_ERROR(AppendTreeFingerprint(tree, path, &parts));
     }
   }
   for (const Heredoc& h : copy.heredocs) parts.push_back(absl::StrCat("heredoc|", h.name, "|", h.content));
@@ -501,9 +494,19 @@ class StageRunner {
 
 }  // namespace
 
-std::string EntryFingerprint(const LayerEntry& e) {
-  return absl::StrCat(e.path, "|", static_cast<int>(e.type), "|", e.mode, "|", e.uid, ":", e.gid,
-                      "|", e.size, "|", e.link_target, "|", e.content_digest);
+absl::Status AppendTreeFingerprint(const SourceTree& tree, const std::string& path,
+                                   std::vector<std::string>* parts) {
+  auto fingerprint = [](const LayerEntry& e) {
+    return absl::StrCat(e.path, "|", static_cast<int>(e.type), "|", e.mode, "|", e.uid, ":",
+                        e.gid, "|", e.size, "|", e.link_target, "|", e.content_digest);
+  };
+  SLIPWAY_ASSIGN_OR_RETURN(LayerEntry entry, tree.Stat(path, /*follow=*/true));
+  parts->push_back(fingerprint(entry));
+  if (entry.type != EntryType::kDirectory) return absl::OkStatus();
+  SLIPWAY_ASSIGN_OR_RETURN(std::vector<LayerEntry> below,
+                           tree.Walk(entry.path.empty() ? path : entry.path));
+  for (const LayerEntry& e : below) parts->push_back(fingerprint(e));
+  return absl::OkStatus();
 }
 
 std::string CacheKey(const std::vector<std::string>& parts) {

@@ -118,6 +118,26 @@ TEST_F(StepE2eTest, BuildOnlyWritesATarballSkopeoReadsAndPushesNothing) {
   EXPECT_THAT(images.out, HasSubstr(reg->host() + "/team/app"));
 }
 
+// OCI_LAYOUT_PATH: the image as an OCI layout directory that skopeo reads, digest for digest.
+TEST_F(StepE2eTest, BuildOnlyWritesAnOciLayoutSkopeoReads) {
+  const std::string layout = dir_.Sub("out/layout");
+  ProcessResult r = Step({{"PLUGIN_NO_PUSH", "true"},
+                          {"PLUGIN_REPO", "registry.example.com/team/layout"},
+                          {"PLUGIN_TAGS", "3.0"},
+                          {"PLUGIN_OCI_LAYOUT_PATH", layout},
+                          {"PLUGIN_DIGEST_FILE", dir_.Sub("digest")}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  CommandResult inspect =
+      RunCommand("timeout 120 skopeo inspect --raw " + ShellQuote("oci:" + layout));
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  CommandResult digest = RunCommand("printf %s " + ShellQuote(inspect.output) + " | sha256sum");
+  EXPECT_EQ("sha256:" + digest.output.substr(0, 64), ReadFile(dir_.Sub("digest")));
+  // Nothing half-written is left beside it.
+  for (const auto& e : std::filesystem::directory_iterator(dir_.Sub("out"))) {
+    EXPECT_EQ(e.path().filename().string(), "layout");
+  }
+}
+
 // BUILDX_LOAD with a Docker Engine API (podman's) configured: the image also lands there, with
 // the step's tags, and stays in the store.
 TEST_F(StepE2eTest, BuildOnlyWithBuildxLoadLoadsIntoTheDockerEngine) {

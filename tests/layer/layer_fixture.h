@@ -8,6 +8,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "server/build/layer/unpacked_layers.h"
 #include "storage/blob_store.h"
 #include "storage/descriptor.h"
 #include "storage/digest.h"
@@ -35,6 +36,14 @@ class LayerTest : public ::testing::Test {
     auto index = OpenSqliteImageIndex(options);
     ASSERT_TRUE(index.ok()) << index.status();
     index_ = std::move(*index);
+  }
+
+  // UnpackedLayers over this fixture's store, under <temp>/layers; null (and a test failure)
+  // when it cannot be created.
+  std::unique_ptr<UnpackedLayers> NewUnpackedLayers() {
+    auto layers = UnpackedLayers::Create({dir_.Sub("layers")}, *blobs_);
+    EXPECT_TRUE(layers.ok()) << layers.status();
+    return layers.ok() ? *std::move(layers) : nullptr;
   }
 
   // Runs `command` through sh; a non-zero exit fails the test. Returns the output.

@@ -52,9 +52,8 @@ class UnpackedLayersTest : public LayerTest {
  protected:
   void SetUp() override {
     LayerTest::SetUp();
-    auto layers = UnpackedLayers::Create({dir_.Sub("layers")}, *blobs_);
-    ASSERT_TRUE(layers.ok()) << layers.status();
-    layers_ = std::move(*layers);
+    layers_ = NewUnpackedLayers();
+    ASSERT_NE(layers_, nullptr);
   }
   std::string Unpack(const StoredLayer& layer) {
     auto dir = layers_->Get(layer.diff_id, layer.blob);

@@ -111,9 +111,8 @@ class UpperDirTest : public LayerTest {
  protected:
   void SetUp() override {
     LayerTest::SetUp();
-    auto layers = UnpackedLayers::Create({dir_.Sub("layers")}, *blobs_);
-    ASSERT_TRUE(layers.ok()) << layers.status();
-    layers_ = std::move(*layers);
+    layers_ = NewUnpackedLayers();
+    ASSERT_NE(layers_, nullptr);
   }
   void TearDown() override {
     // Before TempDir's recursive removal, which would otherwise reach through a mount.
