@@ -22,6 +22,7 @@
 #include "client/push_flow.h"
 #include "client/rpc_status.h"
 #include "client/scan_flow.h"
+#include "client/step/dockerfile_path.h"
 #include "client/step/step_outputs.h"
 #include "client/step/step_progress.h"
 #include "client/step/step_targets.h"
@@ -218,8 +219,13 @@ class StepRun {
   absl::StatusOr<v1::Image> Build() {
     BuildInput input;
     input.context = settings_.context.empty() ? "." : settings_.context;
-    input.dockerfile =
-        settings_.dockerfile.empty() ? input.context + "/Dockerfile" : settings_.dockerfile;
+    std::error_code cwd_error;
+    std::string working_dir = std::filesystem::current_path(cwd_error).string();
+    if (cwd_error) working_dir = ".";
+    absl::StatusOr<std::string> dockerfile =
+        ResolveStepDockerfile(settings_.dockerfile, input.context, working_dir);
+    if (!dockerfile.ok()) return Prefixed("build", dockerfile.status());
+    input.dockerfile = *std::move(dockerfile);
     v1::BuildSpec& spec = input.spec;
     for (const auto& t : StoreTags(settings_)) spec.add_tags(t);
     for (const auto& [k, v] : settings_.build_args) (*spec.mutable_build_args())[k] = v;

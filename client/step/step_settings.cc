@@ -212,11 +212,8 @@ absl::Status ParseBuild(SettingSource& src, StepSettings* s) {
   s->context = Str(src.Get({"PLUGIN_CONTEXT"}, "context"));
   if (s->context.empty()) s->context = ".";
   s->dockerfile = Str(src.Get({"PLUGIN_DOCKERFILE"}, "dockerfile"));
-  if (s->dockerfile.empty()) {
-    s->dockerfile = s->context == "."
-                        ? "Dockerfile"
-                        : absl::StrCat(absl::StripSuffix(s->context, "/"), "/Dockerfile");
-  }
+  // The plugins' default; the runner finds it in the working directory or the context.
+  if (s->dockerfile.empty()) s->dockerfile = "Dockerfile";
   // Build args: from the environment first, then BUILD_ARGS, then BUILD_ARGS_NEW (a later
   // definition of a key wins, like repeated docker --build-arg).
   for (const auto& name : List(src.Get({"PLUGIN_BUILD_ARGS_FROM_ENV"}, "build-args-from-env"))) {

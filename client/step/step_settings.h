@@ -31,7 +31,7 @@ struct StepSettings {
   std::vector<std::string> tags;  // TAGS / TAG (comma list) + AUTO_TAG results; default "latest"
 
   // Build (build-and-push and build-only).
-  std::string dockerfile;         // DOCKERFILE, default "<context>/Dockerfile"
+  std::string dockerfile;         // DOCKERFILE, default "Dockerfile" (see dockerfile_path.h)
   std::string context;            // CONTEXT, default "."
   std::map<std::string, std::string> build_args;  // BUILD_ARGS (comma) + BUILD_ARGS_NEW (;)
   std::string target;

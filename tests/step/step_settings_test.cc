@@ -45,11 +45,11 @@ TEST(StepSettingsTest, DefaultsForARepoAlone) {
   EXPECT_TRUE(s->skip_reason.empty());
 }
 
-TEST(StepSettingsTest, DockerfileDefaultsInsideTheContext) {
+TEST(StepSettingsTest, DockerfileDefaultIsThePluginsWithAnyContext) {
   auto s = Parse({{"PLUGIN_REPO", kRepo}, {"PLUGIN_CONTEXT", "services/api/"}});
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->context, "services/api/");
-  EXPECT_EQ(s->dockerfile, "services/api/Dockerfile");
+  EXPECT_EQ(s->dockerfile, "Dockerfile");  // found by ResolveStepDockerfile
 }
 
 // Each string setting by its variable, every alias, the buildah lowercase spelling, the flag
