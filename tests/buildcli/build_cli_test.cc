@@ -232,8 +232,8 @@ TEST_F(BuildCliTest, WarmRebuildOf5000FilesIsListingOnly) {
   EXPECT_EQ(w.uploaded, 0);
   EXPECT_LT(w.bytes, 1 << 20);
   RecordProperty("warm_seconds", std::to_string(seconds));
+  // Speed is the benchmarks' business (bench/); this only reports the figure.
   std::cout << "warm rebuild of 5000 files: " << seconds << " s, " << w.bytes << " bytes sent\n";
-  EXPECT_LT(seconds, 5.0);
 }
 
 TEST_F(BuildCliTest, JsonLinesAndQuiet) {
