@@ -46,8 +46,8 @@ class Scanner {
   Scanner(std::vector<HookConfig> hooks, BlobStore& blobs, ImageIndex& index,
           std::string work_dir);
 
-  // Runs the hooks on `image`, records each result against image.manifest.digest, and returns
-  // them. A hook's failure (non-zero exit, timeout, an oversized report) is a failed result,
+  // Runs the hooks on `image`, all at once, records each result against
+  // image.manifest.digest, and returns them in the order they were selected. A hook's failure (non-zero exit, timeout, an oversized report) is a failed result,
   // not an error. Errors: NOT_FOUND naming an unknown scanner; FAILED_PRECONDITION when no
   // hooks are configured; DATA_LOSS / INTERNAL when the image cannot be materialized or a
   // result cannot be stored.
@@ -55,7 +55,7 @@ class Scanner {
 
   std::vector<std::string> hook_names() const;
 
-  // For tests: called with each hook process's PID as it starts.
+  // For tests: called with each hook process's PID as it starts (from the hook's thread).
   void set_on_hook_start(std::function<void(const std::string& hook, pid_t)> fn) {
     on_hook_start_ = std::move(fn);
   }

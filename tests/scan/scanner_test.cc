@@ -274,6 +274,29 @@ TEST_F(ScanTest, ConcurrentScansOfOneDigestRunEachHookOnce) {
   EXPECT_EQ(testing::ReadFile(counter), "run\nrun\n");
 }
 
+// Two hooks that each wait (up to 20 s) for the other to start: they can only both pass when
+// the scan runs them at the same time. Results keep the configured order.
+TEST_F(ScanTest, HooksOfOneScanRunAtOnce) {
+  const std::string script = Script("rendezvous.sh", R"(
+mine="$1"; theirs="$2"
+touch "$mine"
+for i in $(seq 1 200); do
+  test -e "$theirs" && exit 0
+  sleep 0.1
+done
+echo "never saw $theirs"; exit 1)");
+  auto scanner = MakeScanner({Hook("left", {script, dir_.Sub("left"), dir_.Sub("right")}),
+                              Hook("right", {script, dir_.Sub("right"), dir_.Sub("left")})});
+  auto outcome = scanner->Scan(image(), {});
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_EQ(outcome->results.size(), 2u);
+  EXPECT_EQ(outcome->results[0].scanner, "left");
+  EXPECT_EQ(outcome->results[1].scanner, "right");
+  EXPECT_TRUE(outcome->results[0].passed) << outcome->results[0].message;
+  EXPECT_TRUE(outcome->results[1].passed) << outcome->results[1].message;
+  EXPECT_TRUE(outcome->passed);
+}
+
 TEST_F(ScanTest, UnknownScannerAndNoHooksAreErrors) {
   auto scanner = MakeScanner({Hook("only", {"/bin/true"})});
   ScanOptions options;
