@@ -350,6 +350,9 @@ struct FlavourCase {
   std::string printed_kind;  // "credential: <kind> ..." in --print-settings
 };
 
+// Failure messages name the case, not its bytes.
+void PrintTo(const FlavourCase& c, std::ostream* os) { *os << c.name; }
+
 // A realistic service-account key: quotes, escaped newlines inside private_key, real newlines
 // and indentation between fields.
 constexpr char kGarJsonKey[] = R"({
