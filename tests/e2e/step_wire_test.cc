@@ -596,6 +596,43 @@ TEST_F(StepWireTest, DestinationsFanOutInOnePushManyWithTheirCredentials) {
   ExpectSecretsHidden(env, run, {pass});
 }
 
+// PLUGIN_CONFIG (a docker config.json) names credentials per host: a destination on such a host
+// is pushed with them, as kaniko and the docker plugin would (one config.json for every push).
+TEST_F(StepWireTest, DestinationsOnOtherRegistriesGetTheirDockerConfigCredential) {
+  const std::string a = "reg-a.example.com";
+  const std::string b = "reg-b.example.com:5000";
+  const std::string c = "reg-c.example.com";
+  recorder_.AddStoreRef(a + "/team/app:1.0");
+  const std::string config = absl::StrCat(
+      R"({"auths":{")", b, R"(":{"auth":")", absl::Base64Escape("bee user:pa:ss $B ✓"),
+      R"("},"https://)", c, R"(/v2/":{"identitytoken":"idtok-C-Secret"}}})");
+  Env env = {{"PLUGIN_REPO", a + "/team/app"},
+             {"PLUGIN_TAGS", "1.0"},
+             {"PLUGIN_USERNAME", "a-user"},
+             {"PLUGIN_PASSWORD", "a-pass-Secret"},
+             {"PLUGIN_CONFIG", config},
+             {"PLUGIN_DESTINATIONS", b + "/other/app," + c + "/third/app," +
+                                         "reg-d.example.com/anon/app"}};
+  ProcessResult run = Step(env);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  auto many = recorder_.push_many_requests();
+  ASSERT_EQ(many.size(), 1u);
+  const v1::RegistryCredential cred_a = Basic(a, "a-user", "a-pass-Secret");
+  const v1::RegistryCredential cred_b = Basic(b, "bee user", "pa:ss $B ✓");
+  v1::RegistryCredential cred_c;
+  cred_c.set_registry(c);
+  cred_c.set_token("idtok-C-Secret");
+  const std::vector<v1::PushTarget> want = {
+      Target(a, "team/app", {"1.0"}, &cred_a), Target(b, "other/app", {"1.0"}, &cred_b),
+      Target(c, "third/app", {"1.0"}, &cred_c),
+      Target("reg-d.example.com", "anon/app", {"1.0"}, nullptr)};
+  ASSERT_EQ(many[0].targets_size(), static_cast<int>(want.size()));
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(Diff(want[i], many[0].targets(static_cast<int>(i))), "") << "target " << i;
+  }
+  ExpectSecretsHidden(env, run, {"a-pass-Secret", "pa:ss $B", "idtok-C-Secret"});
+}
+
 // ECR fan-out: destinations in the same ECR registry all carry the full ECR credential.
 TEST_F(StepWireTest, EcrDestinationsOnTheSameRegistryCarryTheEcrCredential) {
   const std::string host = "123456789012.dkr.ecr.us-east-2.amazonaws.com";
