@@ -75,6 +75,15 @@ absl::StatusOr<std::vector<v1::PushTarget>> PushTargets(const StepSettings& sett
     if (has_credential && (i == 0 || settings.credential.registry().empty() ||
                            settings.credential.registry() == t.registry())) {
       *t.mutable_credential() = settings.credential;
+    } else if (i > 0) {
+      // A destination on another registry: the credential PLUGIN_CONFIG (or the base-image
+      // variables) gave for that host, as the plugins' single config.json would serve it.
+      for (const auto& c : settings.base_credentials) {
+        if (c.registry() == t.registry()) {
+          *t.mutable_credential() = c;
+          break;
+        }
+      }
     }
     if (has_tls) *t.mutable_tls() = settings.tls;
     targets.push_back(std::move(t));

@@ -33,8 +33,9 @@ std::vector<std::string> EffectiveTags(const StepSettings& settings);
 // Where the step pushes: settings.repo with every tag first, then each of
 // settings.destinations (its own tag, else the settings' tags). The credential goes to every
 // main target and to each destination on its registry (settings.credential.registry(), or
-// every destination when that is empty);
-// TLS options go to all. INVALID_ARGUMENT naming a malformed repo or destination.
+// every destination when that is empty); a destination on another registry gets the first
+// settings.base_credentials entry for its host (PLUGIN_CONFIG auths, base-image variables),
+// else none. TLS options go to all. INVALID_ARGUMENT naming a malformed repo or destination.
 absl::StatusOr<std::vector<v1::PushTarget>> PushTargets(const StepSettings& settings);
 
 // "name:tag" for every tag of every target, in target order (what was pushed).

@@ -113,6 +113,28 @@ TEST(StepTargetsTest, RepoAndDestinationsBecomeTargetsWithCredentialsOnTheirRegi
                                       "ghcr.io/org/app:edge"}));
 }
 
+TEST(StepTargetsTest, DestinationsOnOtherRegistriesTakeTheirHostsBaseCredential) {
+  StepSettings s;
+  s.repo = "reg-a.example.com/app";
+  s.destinations = {"reg-b.example.com:5000/copy", "reg-c.example.com/other"};
+  s.credential.set_registry("reg-a.example.com");
+  s.credential.mutable_basic()->set_username("a");
+  v1::RegistryCredential b;
+  b.set_registry("reg-b.example.com:5000");
+  b.set_token("tok-b");
+  v1::RegistryCredential hub;
+  hub.set_registry("docker.io");
+  hub.mutable_basic()->set_username("hub");
+  s.base_credentials = {hub, b};
+  auto targets = PushTargets(s);
+  ASSERT_TRUE(targets.ok()) << targets.status();
+  ASSERT_EQ(targets->size(), 3u);
+  EXPECT_EQ((*targets)[0].credential().basic().username(), "a");
+  EXPECT_EQ((*targets)[1].credential().registry(), "reg-b.example.com:5000");
+  EXPECT_EQ((*targets)[1].credential().token(), "tok-b");
+  EXPECT_FALSE((*targets)[2].has_credential());  // no credential for reg-c anywhere
+}
+
 TEST(StepTargetsTest, MalformedNamesAreRefusedNamingTheSetting) {
   StepSettings s;
   s.repo = "Team/App";
