@@ -50,6 +50,7 @@ struct BuildCacheEntry {
   Descriptor layer{"", Sha256Of(""), 0, {}};  // the stored (compressed) layer blob
   Digest diff_id = Sha256Of("");
   int64_t uncompressed_size = 0;
+  int64_t built_unix = 0;       // when the layer was built (its history time); 0 = unknown
 };
 
 // The outcome of one scanner on one stored manifest: run by slipwayd's hooks (Scan) or recorded

@@ -16,7 +16,7 @@ absl::Status SqliteImageIndex::PutBuildCache(const BuildCacheEntry& entry) {
   absl::MutexLock lock(&mu_);
   SLIPWAY_ASSIGN_OR_RETURN(auto q, db_->Prepare(
       "INSERT OR REPLACE INTO build_cache (cache_key, media_type, digest, size, diff_id,"
-      " uncompressed_size, recorded_unix) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+      " uncompressed_size, recorded_unix, built_unix) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
   return q.Bind(1, entry.key)
       .Bind(2, entry.layer.media_type)
       .Bind(3, entry.layer.digest.ToString())
@@ -24,13 +24,14 @@ absl::Status SqliteImageIndex::PutBuildCache(const BuildCacheEntry& entry) {
       .Bind(5, entry.diff_id.ToString())
       .Bind(6, entry.uncompressed_size)
       .Bind(7, now)
+      .Bind(8, entry.built_unix)
       .Run();
 }
 
 absl::StatusOr<BuildCacheEntry> SqliteImageIndex::FindBuildCache(absl::string_view key) const {
   absl::MutexLock lock(&mu_);
   SLIPWAY_ASSIGN_OR_RETURN(auto q, db_->Prepare(
-      "SELECT media_type, digest, size, diff_id, uncompressed_size FROM build_cache"
+      "SELECT media_type, digest, size, diff_id, uncompressed_size, built_unix FROM build_cache"
       " WHERE cache_key = ?"));
   q.Bind(1, key);
   SLIPWAY_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -42,6 +43,7 @@ absl::StatusOr<BuildCacheEntry> SqliteImageIndex::FindBuildCache(absl::string_vi
   entry.layer.size = q.ColumnInt64(2);
   SLIPWAY_ASSIGN_OR_RETURN(entry.diff_id, Digest::Parse(q.ColumnText(3)));
   entry.uncompressed_size = q.ColumnInt64(4);
+  entry.built_unix = q.ColumnInt64(5);
   return entry;
 }
 

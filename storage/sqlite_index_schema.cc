@@ -133,6 +133,11 @@ CREATE TABLE scan_results (
 );
 CREATE INDEX scan_results_by_report ON scan_results (report_digest);
 )sql"},
+    // The time a cached layer was built: a fully cached rebuild repeats it in the history, so
+    // it makes the same image. 0 for entries from before (the rebuild's time is used).
+    {7, "build cache: when each layer was built", R"sql(
+ALTER TABLE build_cache ADD COLUMN built_unix INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -5,6 +5,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct StageResult {
   ImageConfig config;
   std::shared_ptr<StageFilesystem> fs;
   std::string cache_key;  // the key after the stage's last instruction
+  int64_t created_unix = 0;  // the stage's image time (HistoryTimes::Settle)
 };
 using StageFuture = std::shared_future<absl::StatusOr<std::shared_ptr<const StageResult>>>;
 
@@ -50,7 +52,8 @@ struct BuildRun {
   PlatformSpec platform;
   LayerWriteOptions layer_options;
   std::string staging_dir;              // removed when the build ends
-  std::string created;                  // RFC 3339 for config and history
+  int64_t now_unix = 0;                 // the build's start: the time of what it makes
+  std::optional<int64_t> source_date_epoch;  // when set, every history and image time
   bool no_cache = false;
   int total_steps = 0;
   std::vector<int> first_step;          // per stage: the step number of its FROM

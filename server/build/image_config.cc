@@ -205,15 +205,30 @@ absl::Status ImageConfig::Apply(const Command& command) {
 
 void ImageConfig::AddLayer(const Digest& diff_id) { diff_ids_.push_back(diff_id); }
 
-void ImageConfig::AddHistory(const std::string& created, const std::string& created_by,
-                             bool empty_layer) {
+size_t ImageConfig::AddHistory(const std::string& created_by, bool empty_layer) {
   nlohmann::json& history = doc_["history"];
   if (!history.is_array()) history = nlohmann::json::array();
   nlohmann::json h = nlohmann::json::object();
-  h["created"] = created;
   h["created_by"] = created_by;
   if (empty_layer) h["empty_layer"] = true;
   history.push_back(std::move(h));
+  return history.size() - 1;
+}
+
+void ImageConfig::SetHistoryCreated(size_t index, const std::string& created) {
+  nlohmann::json& history = doc_["history"];
+  if (history.is_array() && index < history.size()) history[index]["created"] = created;
+}
+
+std::optional<int64_t> ImageConfig::CreatedUnix() const {
+  auto it = doc_.find("created");
+  if (it == doc_.end() || !it->is_string()) return std::nullopt;
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, it->get<std::string>(), &t, &error)) {
+    return std::nullopt;
+  }
+  return absl::ToUnixSeconds(t);
 }
 
 std::string ImageConfig::Serialize(const std::string& created) const {

@@ -1,7 +1,9 @@
 #ifndef SLIPWAY_SERVER_BUILD_IMAGE_CONFIG_H_
 #define SLIPWAY_SERVER_BUILD_IMAGE_CONFIG_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,8 +44,13 @@ class ImageConfig {
 
   void AddLayer(const Digest& diff_id);
   const std::vector<Digest>& diff_ids() const { return diff_ids_; }
-  // `created` is RFC 3339.
-  void AddHistory(const std::string& created, const std::string& created_by, bool empty_layer);
+  // Appends a history entry; returns its index for SetHistoryCreated (HistoryTimes decides the
+  // time once the stage is done).
+  size_t AddHistory(const std::string& created_by, bool empty_layer);
+  // `created` is RFC 3339. `index` must come from AddHistory.
+  void SetHistoryCreated(size_t index, const std::string& created);
+  // The config's own `created` as Unix seconds; none when absent or not RFC 3339.
+  std::optional<int64_t> CreatedUnix() const;
 
   // The config JSON to store: canonical key order, `created` set.
   std::string Serialize(const std::string& created) const;

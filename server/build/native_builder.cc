@@ -195,12 +195,11 @@ absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
     run.layer_options.compression = LayerCompressionKind::kGzip;
     run.layer_options.level = options_.compression_level;
   }
-  int64_t created_unix = absl::ToUnixSeconds(absl::Now());
+  run.now_unix = absl::ToUnixSeconds(absl::Now());
   if (spec.source_date_epoch() > 0) {
     run.layer_options.source_date_epoch = spec.source_date_epoch();
-    created_unix = spec.source_date_epoch();
+    run.source_date_epoch = spec.source_date_epoch();
   }
-  run.created = Rfc3339(created_unix);
 
   // The stages the target needs.
   const int stage_count = static_cast<int>(plan.stages.size());
@@ -268,7 +267,7 @@ absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
   ImageConfig config = result->config;
   for (const auto& [k, v] : spec.labels()) config.SetLabel(k, v);
   const bool docker = spec.docker_media_types();
-  const std::string config_json = config.Serialize(run.created);
+  const std::string config_json = config.Serialize(Rfc3339(result->created_unix));
   SLIPWAY_ASSIGN_OR_RETURN(BlobInfo config_blob, store_.PutSmall(config_json));
   ImageManifest manifest{
       std::string(docker ? media::kDockerManifest : media::kOciManifest),
@@ -298,7 +297,7 @@ absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
   record.architecture = image_platform.architecture;
   record.variant = image_platform.variant;
   record.total_size = total;
-  record.created_unix = created_unix;
+  record.created_unix = result->created_unix;
   std::vector<Descriptor> blobs{record.manifest, manifest.config};
   for (const Descriptor& d : manifest.layers) blobs.push_back(d);
   SLIPWAY_RETURN_IF_ERROR(index_.PutImage(record, blobs));

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "server/build/build_run.h"
 #include "server/build/copy_planner.h"
+#include "server/build/history_times.h"
 #include "server/build/dockerfile/commands.h"
 #include "server/build/run_step.h"
 #include "storage/status_macros.h"
@@ -127,6 +128,7 @@ class StageRunner {
                                def_.name.empty() ? "" : absl::StrCat(" AS ", def_.name)));
     absl::Status from = From();
     if (!from.ok()) return Fail(AtLine(run_, def_.line, from));
+    times_.emplace(run_.now_unix, run_.source_date_epoch, base_unix_);
     scope_ = std::make_unique<StageScope>(*run_.plan, result_->config.Env());
     bool from_cached = true;
     int64_t from_bytes = 0;
@@ -145,6 +147,7 @@ class StageRunner {
       if (!s.ok()) return Fail(AtLine(run_, instruction.line, s));
       report_.Done(cached, bytes);
     }
+    result_->created_unix = times_->Settle(result_->config);
     return std::shared_ptr<const StageResult>(std::move(result));
   }
 
@@ -223,6 +226,7 @@ class StageRunner {
       SLIPWAY_RETURN_IF_ERROR(CheckPlanned(*dep, base));
       SLIPWAY_ASSIGN_OR_RETURN(auto parent, run_.stages[*dep].get());
       result_->config = parent->config;
+      base_unix_ = parent->created_unix;
       result_->fs = std::make_shared<StageFilesystem>(*run_.unpacked);
       for (auto& layer : parent->fs->layers()) result_->fs->Append(layer);
       result_->cache_key = parent->cache_key;
@@ -237,6 +241,7 @@ class StageRunner {
     }
     result_->cache_key = CacheKey({"image", image.manifest.ToString()});
     onbuild_triggers_ = result_->config.OnBuild();
+    base_unix_ = result_->config.CreatedUnix();
     return absl::OkStatus();
   }
 
@@ -276,7 +281,7 @@ class StageRunner {
     if (const auto* env = std::get_if<EnvCommand>(&command.body)) {
       for (const auto& [name, value] : env->vars) scope_->SetEnv(name, value);
       config.SetEnv(scope_->Env());
-      config.AddHistory(run_.created, command.text, /*empty_layer=*/true);
+      times_->Metadata(config.AddHistory(command.text, /*empty_layer=*/true));
       *cached = true;
       result_->cache_key = CacheKey(key_parts);
       return absl::OkStatus();
@@ -301,7 +306,7 @@ class StageRunner {
     } else {
       SLIPWAY_RETURN_IF_ERROR(config.Apply(command));
     }
-    config.AddHistory(run_.created, command.text, /*empty_layer=*/true);
+    times_->Metadata(config.AddHistory(command.text, /*empty_layer=*/true));
     *cached = true;
     result_->cache_key = CacheKey(key_parts);
     return absl::OkStatus();
@@ -354,7 +359,7 @@ class StageRunner {
         if (run_.store->Stat(hit->layer.digest).ok()) {
           result_->fs->Append({hit->layer, hit->diff_id, nullptr});
           config.AddLayer(hit->diff_id);
-          config.AddHistory(run_.created, created_by, /*empty_layer=*/false);
+          times_->Layer(config.AddHistory(created_by, /*empty_layer=*/false), hit->built_unix);
           result_->cache_key = state_after(hit->diff_id);
           *cached = true;
           *bytes = hit->layer.size;
@@ -370,11 +375,12 @@ class StageRunner {
     entry.layer = layer.blob;
     entry.diff_id = layer.diff_id;
     entry.uncompressed_size = layer.uncompressed_size;
+    entry.built_unix = run_.now_unix;
     SLIPWAY_RETURN_IF_ERROR(run_.index->PutBuildCache(entry));
 
     result_->fs->Append({layer.blob, layer.diff_id, std::move(produced.second)});
     config.AddLayer(layer.diff_id);
-    config.AddHistory(run_.created, created_by, /*empty_layer=*/false);
+    times_->Layer(config.AddHistory(created_by, /*empty_layer=*/false), run_.now_unix);
     result_->cache_key = state_after(layer.diff_id);
     *bytes = layer.blob.size;
     return absl::OkStatus();
@@ -489,6 +495,8 @@ class StageRunner {
   const StageDefinition& def_;
   StepReporter report_;
   StageResult* result_ = nullptr;
+  std::optional<int64_t> base_unix_;      // the base image's time; none for scratch
+  std::optional<HistoryTimes> times_;     // from right after FROM
   std::unique_ptr<StageScope> scope_;
 };
 

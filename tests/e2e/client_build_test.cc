@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -84,8 +85,26 @@ class ClientBuildTest : public ClientTest {
     return out;
   }
 
+  // The config JSON of a stored manifest.
+  nlohmann::json Config(const std::string& digest) {
+    auto hex = [](const std::string& d) { return d.substr(d.find(':') + 1); };
+    auto manifest = nlohmann::json::parse(
+        ReadFile(server_->data_dir() + "/blobs/sha256/" + hex(digest)), nullptr, false);
+    if (!manifest.is_object()) return nullptr;
+    const std::string config = manifest["config"].value("digest", "");
+    return nlohmann::json::parse(ReadFile(server_->data_dir() + "/blobs/sha256/" + hex(config)),
+                                 nullptr, false);
+  }
+
   std::string ctx_;
 };
+
+std::vector<std::string> HistoryTimes(const nlohmann::json& config) {
+  std::vector<std::string> times;
+  if (!config.is_object() || !config.contains("history")) return times;
+  for (const auto& h : config["history"]) times.push_back(h.value("created", ""));
+  return times;
+}
 
 constexpr char kTwoLinkedCopies[] =
     "FROM scratch\n"
@@ -112,6 +131,50 @@ TEST_F(ClientBuildTest, RebuildHitsTheCacheAndSendsNothing) {
 
   ProcessResult images = Slipway({"images"});
   EXPECT_THAT(images.out, HasSubstr("demo/app:1"));
+}
+
+// Without SOURCE_DATE_EPOCH too, a rebuild that hits the cache for every step makes the very
+// same image, as BuildKit and buildah do: history keeps the times the layers were built. After
+// a change, the steps before it keep their times and the image takes the new one.
+TEST_F(ClientBuildTest, FullyCachedRebuildMakesTheSameImageWithoutSourceDateEpoch) {
+  WriteFile(dir_.Sub("Dockerfile"),
+            "FROM scratch\nENV A=1\nCOPY a.txt /a.txt\nLABEL x=y\nCOPY b/ /b/\n"
+            "CMD [\"/a.txt\"]\n");
+  auto build = [&] {
+    return Parse(Slipway({"build", "--json", "-f", dir_.Sub("Dockerfile"), ctx_}));
+  };
+  // Times have second resolution: each build starts in a later second than the one before.
+  auto next_second = [] { std::this_thread::sleep_for(std::chrono::milliseconds(1100)); };
+  BuildOutput first = build();
+  ASSERT_EQ(first.exit_code, 0) << first.all;
+  const nlohmann::json first_config = Config(first.digest);
+  const std::vector<std::string> first_times = HistoryTimes(first_config);
+  ASSERT_EQ(first_times.size(), 5u) << first_config.dump();
+  for (const auto& t : first_times) EXPECT_EQ(t, first_config.value("created", "")) << t;
+
+  next_second();
+  BuildOutput second = build();
+  ASSERT_EQ(second.exit_code, 0) << second.all;
+  EXPECT_EQ(second.state_by_instruction["COPY b/ /b/"], "cached");
+  EXPECT_EQ(second.digest, first.digest) << Config(second.digest).dump();
+
+  next_second();
+  WriteFile(ctx_ + "/b/two.txt", "two, changed\n");
+  BuildOutput third = build();
+  ASSERT_EQ(third.exit_code, 0) << third.all;
+  EXPECT_EQ(third.state_by_instruction["COPY a.txt /a.txt"], "cached");
+  EXPECT_EQ(third.state_by_instruction["COPY b/ /b/"], "done");
+  ASSERT_NE(third.digest, first.digest);
+  const nlohmann::json third_config = Config(third.digest);
+  const std::vector<std::string> third_times = HistoryTimes(third_config);
+  ASSERT_EQ(third_times.size(), 5u);
+  // ENV, COPY a.txt and LABEL: as first built. COPY b/ and CMD after it: this build's time.
+  EXPECT_EQ(third_times[0], first_times[0]);
+  EXPECT_EQ(third_times[1], first_times[1]);
+  EXPECT_EQ(third_times[2], first_times[2]);
+  EXPECT_GT(third_times[3], first_times[3]);  // RFC 3339 UTC strings order like the times
+  EXPECT_EQ(third_times[4], third_times[3]);
+  EXPECT_EQ(third_config.value("created", ""), third_times[3]);
 }
 
 // Unlike kaniko, a miss does not make every later step miss: with --link, the second COPY

@@ -3,6 +3,7 @@
 #include "gtest/gtest.h"
 #include "storage/image_index.h"
 #include "storage/media_types.h"
+#include "storage/sqlite_db.h"
 #include "tests/support/temp_dir.h"
 
 namespace slipway {
@@ -32,7 +33,9 @@ TEST(BuildCacheIndexTest, PutFindSurvivesReopen) {
     ASSERT_NE(index, nullptr);
     EXPECT_EQ(index->FindBuildCache("k1").status().code(), absl::StatusCode::kNotFound);
     ASSERT_TRUE(index->PutBuildCache(Entry("k1", "one")).ok());
-    ASSERT_TRUE(index->PutBuildCache(Entry("k1", "two")).ok());  // replaces
+    BuildCacheEntry two = Entry("k1", "two");
+    two.built_unix = 1700000123;
+    ASSERT_TRUE(index->PutBuildCache(two).ok());  // replaces
   }
   auto index = Open(dir.Sub("index.db"));
   ASSERT_NE(index, nullptr);
@@ -43,6 +46,34 @@ TEST(BuildCacheIndexTest, PutFindSurvivesReopen) {
   EXPECT_EQ(found->layer.size, 42);
   EXPECT_EQ(found->diff_id, Sha256Of("two"));
   EXPECT_EQ(found->uncompressed_size, 100);
+  EXPECT_EQ(found->built_unix, 1700000123);
+}
+
+// An index from before build times were kept (schema 6) keeps its cache entries; their time
+// reads as unknown (0).
+TEST(BuildCacheIndexTest, EntriesFromSchemaSixMigrateWithAnUnknownTime) {
+  testing::TempDir dir;
+  {
+    auto index = Open(dir.Sub("index.db"));
+    ASSERT_NE(index, nullptr);
+    BuildCacheEntry e = Entry("k1", "one");
+    e.built_unix = 1700000123;
+    ASSERT_TRUE(index->PutBuildCache(e).ok());
+  }
+  {
+    auto db = SqliteDb::Open(dir.Sub("index.db"));
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Exec("ALTER TABLE build_cache DROP COLUMN built_unix;"
+                            "DELETE FROM schema_migrations WHERE version > 6;"
+                            "PRAGMA user_version = 6;").ok());
+  }
+  auto index = Open(dir.Sub("index.db"));
+  ASSERT_NE(index, nullptr);
+  EXPECT_EQ(index->schema_version(), 7);
+  auto found = index->FindBuildCache("k1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->diff_id, Sha256Of("one"));
+  EXPECT_EQ(found->built_unix, 0);
 }
 
 TEST(BuildCacheIndexTest, ForgetBlobDropsItsEntriesAndBadEntriesAreRefused) {
