@@ -91,9 +91,11 @@ class SandboxTest : public ::testing::Test {
   // namespace and calls `prepare` there (to change what the helper sees as the host's mounts
   // without touching the real host's; "" = done, else what failed). Returns the output lines
   // (stdout and stderr) of the command, preceded by "status: ..." when RunInSandbox failed and
-  // "prepare: ..." when the preparation did. Bounded by spec.timeout.
-  std::vector<std::string> RunInPrivateMountNamespace(const SandboxSpec& spec,
-                                                      const std::function<std::string()>& prepare) {
+  // "prepare: ..." when the preparation did, followed by what `after` (optional, called in the
+  // namespace after the run) returns. Bounded by spec.timeout.
+  std::vector<std::string> RunInPrivateMountNamespace(
+      const SandboxSpec& spec, const std::function<std::string()>& prepare,
+      const std::function<std::string()>& after = nullptr) {
     const std::string out_file = dir_.Sub("forked-" + std::to_string(runs_++));
     pid_t child = fork();
     if (child < 0) return {"fork failed"};
@@ -109,6 +111,7 @@ class SandboxTest : public ::testing::Test {
           out += line + "\n";
         });
         if (!result.ok()) out = "status: " + result.status().ToString() + "\n" + out;
+        if (after) out += after();
       }
       ::slipway::testing::WriteFile(out_file, out);
       _exit(0);

@@ -68,21 +68,27 @@ bool IsNumbered(const char* name, const char* base) {
   return ParseNumber(&p, 10, &ignored) && *p == '\0';
 }
 
-// Looks at `name` in `dirfd` without following it: true when it is ours to remove — owned by
+// What Inspect found.
+enum class Found { kOurs, kNotOurs, kGone };
+
+// Looks at `name` in `dirfd` without following it: kOurs when it is ours to remove — owned by
 // `uid`, on device `dev`, and not the root of a mount (of this mount namespace; st_dev alone
-// misses a bind mount of the same filesystem).
-bool Inspect(int dirfd, const char* name, uid_t uid, dev_t dev, struct statx* sx) {
+// misses a bind mount of the same filesystem). kGone when it no longer exists (another helper
+// sweeping the same leftover at the same time).
+Found Inspect(int dirfd, const char* name, uid_t uid, dev_t dev, struct statx* sx) {
   if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_UID | STATX_INO,
             sx) != 0) {
-    return false;
+    return errno == ENOENT ? Found::kGone : Found::kNotOurs;
   }
-  if ((sx->stx_mask & (STATX_TYPE | STATX_UID)) != (STATX_TYPE | STATX_UID)) return false;
-  if (sx->stx_uid != uid || makedev(sx->stx_dev_major, sx->stx_dev_minor) != dev) return false;
+  if ((sx->stx_mask & (STATX_TYPE | STATX_UID)) != (STATX_TYPE | STATX_UID)) return Found::kNotOurs;
+  if (sx->stx_uid != uid || makedev(sx->stx_dev_major, sx->stx_dev_minor) != dev) {
+    return Found::kNotOurs;
+  }
   if ((sx->stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
       (sx->stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0) {
-    return false;
+    return Found::kNotOurs;
   }
-  return true;
+  return Found::kOurs;
 }
 
 // Opens the directory `name` in `dirfd` that Inspect described as `sx` (-1 if it is not that
@@ -94,6 +100,7 @@ int OpenSubdir(int dirfd, const char* name, const struct statx& sx) {
   if (fstat(fd, &st) != 0 || st.st_ino != sx.stx_ino ||
       st.st_dev != makedev(sx.stx_dev_major, sx.stx_dev_minor)) {
     close(fd);
+    errno = ESTALE;  // replaced since it was looked at: not a case of "gone"
     return -1;
   }
   return fd;
@@ -108,6 +115,7 @@ bool ListNames(int fd, size_t limit, std::vector<std::string>* names) {
     close(copy);
     return false;
   }
+  rewinddir(dir);  // the copy shares its offset with `fd`, which an earlier pass left at the end
   bool ok = true;
   while (struct dirent* e = readdir(dir)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
@@ -123,14 +131,17 @@ bool ListNames(int fd, size_t limit, std::vector<std::string>* names) {
 
 // Checks (dry_run) or empties the leftover scratch directory `fd` (depth 0) or one of its
 // layer-link directories (depth 1). False when it holds anything the sandbox does not make
-// there, or (not dry_run) something could not be removed.
+// there, or (not dry_run) something could not be removed. What vanishes meanwhile (another
+// helper sweeping the same directory) is no obstacle.
 bool CleanDir(int fd, int depth, bool dry_run, uid_t uid, dev_t dev) {
   std::vector<std::string> names;
   if (!ListNames(fd, kMaxEntriesPerDir, &names)) return false;
   for (const std::string& entry : names) {
     const char* name = entry.c_str();
     struct statx sx;
-    if (!Inspect(fd, name, uid, dev, &sx)) return false;
+    Found found = Inspect(fd, name, uid, dev, &sx);
+    if (found == Found::kGone) continue;
+    if (found != Found::kOurs) return false;
     int flags = -1;
     if (S_ISLNK(sx.stx_mode)) {
       flags = 0;
@@ -144,6 +155,7 @@ bool CleanDir(int fd, int depth, bool dry_run, uid_t uid, dev_t dev) {
                (std::strcmp(name, "root") == 0 || std::strcmp(name, "empty") == 0 ||
                 std::strcmp(name, "root-layers") == 0 || IsNumbered(name, "mount-layers-"))) {
       int sub = OpenSubdir(fd, name, sx);
+      if (sub < 0 && errno == ENOENT) continue;
       if (sub < 0) return false;
       bool ok = CleanDir(sub, depth + 1, dry_run, uid, dev);
       close(sub);
@@ -152,7 +164,7 @@ bool CleanDir(int fd, int depth, bool dry_run, uid_t uid, dev_t dev) {
     } else {
       return false;
     }
-    if (!dry_run && unlinkat(fd, name, flags) != 0) return false;
+    if (!dry_run && unlinkat(fd, name, flags) != 0 && errno != ENOENT) return false;
   }
   return true;
 }
@@ -207,7 +219,10 @@ int SweepLeftoverScratchDirs(const std::string& parent) {
   int removed = 0;
   for (const auto& [name, pid] : candidates) {
     struct statx sx;
-    if (!Inspect(top, name.c_str(), uid, top_st.st_dev, &sx) || !S_ISDIR(sx.stx_mode)) continue;
+    if (Inspect(top, name.c_str(), uid, top_st.st_dev, &sx) != Found::kOurs ||
+        !S_ISDIR(sx.stx_mode)) {
+      continue;
+    }
     int fd = OpenSubdir(top, name.c_str(), sx);
     if (fd < 0) continue;
     // Everything is checked before anything is removed: a directory with a stranger in it
