@@ -1,10 +1,12 @@
 // slipway-sandbox: runs one RUN in namespaces, for RunInSandbox (server/build/run/sandbox.h).
 // Started by slipwayd with the spec on fd 3 and a status pipe on fd 4 (protocol in
 // sandbox_wire.h). Three processes:
-//   helper   reads the spec, enters a new PID namespace (for its children), forks init, waits
-//            for it (SIGTERM: kills it) and then removes the placeholders from upper_dir — it
-//            stays in the host's mount namespace, so it can do that after the sandbox is gone.
-//   init     PID 1 of the sandbox: new mount/UTS/IPC(/network) namespaces, the root
+//   helper   reads the spec, sweeps dead helpers' scratch directories and makes its own
+//            (helper/scratch_dirs.h), enters a new PID namespace (for its children), forks
+//            init, waits for it (SIGTERM: kills it) and then removes the placeholders from
+//            upper_dir — it stays in the host's mount namespace, so it can do that after the
+//            sandbox is gone.
+//   init     PID 1 of the sandbox: new mount/UTS/IPC(/network/cgroup) namespaces, the root
 //            (helper/root_setup.h), pivot_root; forks the command, reaps every orphan, exits
 //            with the command's status. Its death kills everything in the sandbox.
 //   command  cwd, capabilities, user, exec (helper/exec_command.h).

@@ -256,12 +256,14 @@ class RootBuilder {
   // shows that namespace's interfaces (only lo with network_none). Firmware tables and the
   // power-capping energy counters (a side channel) are masked, as Docker masks them.
   //
-  // /sys/fs/cgroup: on a cgroup2 host the sandbox has its own cgroup namespace (see
-  // SetUpRoot) and gets a read-only cgroup2 mount there, rooted at its own cgroup — what
-  // Docker's default (cgroupns=private) shows a container. On a cgroup v1 or hybrid host it
-  // stays the empty directory of the read-only sysfs: Docker's v1 layout (a tmpfs with every
-  // controller bound at the container's cgroup) has no read-only bind equivalent that would
-  // not expose the host's whole cgroup tree, and a RUN step has no use for the controllers.
+  // /sys/fs/cgroup: on a cgroup2 host the sandbox has its own cgroup namespace (unshared by
+  // init, sandbox_main.cc) and gets a read-only cgroup2 mount there, rooted at its own
+  // cgroup — what Docker's default (cgroupns=private) shows a container. On a cgroup v1 or
+  // hybrid host it stays the empty directory of the read-only sysfs: Docker's v1 layout (a
+  // tmpfs with every controller bound at the container's cgroup) has no read-only bind
+  // equivalent that would not expose the host's whole cgroup tree (and each submount of a
+  // recursive bind would need its own read-only remount), and a RUN step has no use for the
+  // controllers.
   bool MountSys(SetupError* error) {
     constexpr unsigned long kFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     if (!MountAt("/sys", CreateAs::kDirectory, "sysfs", "sysfs", kFlags, "", error)) {

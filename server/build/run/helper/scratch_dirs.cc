@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace slipway::build::sandbox_helper {
@@ -195,7 +196,7 @@ int SweepLeftoverScratchDirs(const std::string& parent) {
   }
   // A pid is looked at only after its directory's name was read: the directory was made by
   // its helper, so a live helper is alive at that check.
-  std::vector<std::pair<std::string, pid_t>> candidates;
+  std::vector<std::string> candidates;
   int copy = dup(top);
   DIR* dir = copy >= 0 ? fdopendir(copy) : nullptr;
   if (dir == nullptr) {
@@ -210,14 +211,14 @@ int SweepLeftoverScratchDirs(const std::string& parent) {
     unsigned long long ns;
     if (ParseName(e->d_name, &pid, &ns) && ns == own_ns && pid != getpid() &&
         kill(pid, 0) != 0 && errno == ESRCH) {
-      candidates.emplace_back(e->d_name, pid);
+      candidates.emplace_back(e->d_name);
     }
   }
   closedir(dir);
 
   const uid_t uid = geteuid();
   int removed = 0;
-  for (const auto& [name, pid] : candidates) {
+  for (const std::string& name : candidates) {
     struct statx sx;
     if (Inspect(top, name.c_str(), uid, top_st.st_dev, &sx) != Found::kOurs ||
         !S_ISDIR(sx.stx_mode)) {
