@@ -1,5 +1,5 @@
 // RunInSandbox and ProbeSandbox with the real slipway-sandbox helper and a real root
-// filesystem (busybox-static and applet symlinks, as tests/builddiff/make_base_image.sh makes).
+// filesystem (tests/sandbox/sandbox_fixture.h).
 
 #include "server/build/run/sandbox.h"
 
@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/sandbox/sandbox_fixture.h"
 #include "tests/support/run_command.h"
 #include "tests/support/temp_dir.h"
 
@@ -38,71 +39,6 @@ using ::testing::HasSubstr;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 using ::testing::UnorderedElementsAreArray;
-
-// Every path below `dir`, relative, sorted.
-std::vector<std::string> ListTree(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    out.push_back(fs::relative(it->path(), dir).string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-class SandboxTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(geteuid(), 0u) << "the sandbox tests need root (namespaces, overlayfs)";
-    ASSERT_EQ(access("/bin/busybox", X_OK), 0) << "busybox-static is not installed";
-    options_.helper_path = SLIPWAY_SANDBOX_BIN;
-    lower_ = dir_.Sub("lower");
-    fs::create_directories(lower_ + "/bin");
-    fs::copy_file("/bin/busybox", lower_ + "/bin/busybox");
-    for (const char* applet : {"sh", "ls", "cat", "echo", "id", "hostname", "sleep", "touch",
-                               "rm", "env", "pwd", "grep", "stat", "mkdir", "head", "wc"}) {
-      fs::create_symlink("busybox", lower_ + "/bin/" + applet);
-    }
-  }
-
-  // A fresh upper/work pair and a spec running `script` with /bin/sh.
-  SandboxSpec Spec(const std::string& script) {
-    int n = runs_++;
-    SandboxSpec spec;
-    spec.lower_dirs = {lower_};
-    spec.upper_dir = dir_.Sub("upper" + std::to_string(n));
-    spec.work_dir = dir_.Sub("work" + std::to_string(n));
-    fs::create_directories(spec.upper_dir);
-    fs::create_directories(spec.work_dir);
-    spec.argv = {"/bin/sh", "-c", script};
-    spec.env = {"PATH=/bin", "HOME=/root"};
-    spec.hostname = "sbx";
-    spec.timeout = std::chrono::seconds(60);
-    return spec;
-  }
-
-  absl::StatusOr<SandboxResult> Run(const SandboxSpec& spec) {
-    lines_.clear();
-    return RunInSandbox(options_, spec, [this](bool is_stderr, const std::string& line) {
-      lines_.emplace_back(is_stderr, line);
-    });
-  }
-
-  std::vector<std::string> Stdout() const {
-    std::vector<std::string> out;
-    for (const auto& [is_stderr, line] : lines_) {
-      if (!is_stderr) out.push_back(line);
-    }
-    return out;
-  }
-
-  TempDir dir_;
-  SandboxOptions options_;
-  std::string lower_;
-  int runs_ = 0;
-  std::vector<std::pair<bool, std::string>> lines_;
-};
 
 TEST_F(SandboxTest, OutputArrivesLineByLineInOrder) {
   auto result = Run(Spec("echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; "

@@ -83,11 +83,13 @@ struct SandboxOptions {
 };
 
 // Runs `spec.argv` in new mount, PID, UTS and IPC namespaces (plus network with
-// network_none), pivot_root'ed into an overlay of lower_dirs + upper_dir, with /proc, a minimal
-// /dev (null, zero, full, random, urandom, tty, ptmx + devpts, shm), /etc/hosts and
-// /etc/resolv.conf provided and kept out of upper_dir. All mounts die with the namespace: a
-// crash of slipwayd leaves none behind. Returns the result for any exit code (a non-zero exit
-// is not an error here).
+// network_none, and cgroup on a cgroup2 host), pivot_root'ed into an overlay of lower_dirs +
+// upper_dir, with /proc, /sys (a read-only sysfs, as Docker mounts it; on a cgroup2 host a
+// read-only cgroup2 of the sandbox's own cgroup at /sys/fs/cgroup), a minimal /dev (null,
+// zero, full, random, urandom, tty, ptmx + devpts, shm), /etc/hosts and /etc/resolv.conf
+// provided and kept out of upper_dir. All mounts die with the namespace: a crash of slipwayd
+// leaves none behind (its helper's empty scratch directory in /tmp is swept by a later run).
+// Returns the result for any exit code (a non-zero exit is not an error here).
 //
 // Errors: CANCELLED (cancelled flag, the tree was killed), DEADLINE_EXCEEDED (timeout, the tree
 // was killed), FAILED_PRECONDITION (namespaces or overlayfs unavailable; message says which),

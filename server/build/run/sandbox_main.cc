@@ -1,10 +1,12 @@
 // slipway-sandbox: runs one RUN in namespaces, for RunInSandbox (server/build/run/sandbox.h).
 // Started by slipwayd with the spec on fd 3 and a status pipe on fd 4 (protocol in
 // sandbox_wire.h). Three processes:
-//   helper   reads the spec, enters a new PID namespace (for its children), forks init, waits
-//            for it (SIGTERM: kills it) and then removes the placeholders from upper_dir — it
-//            stays in the host's mount namespace, so it can do that after the sandbox is gone.
-//   init     PID 1 of the sandbox: new mount/UTS/IPC(/network) namespaces, the root
+//   helper   reads the spec, sweeps dead helpers' scratch directories and makes its own
+//            (helper/scratch_dirs.h), enters a new PID namespace (for its children), forks
+//            init, waits for it (SIGTERM: kills it) and then removes the placeholders from
+//            upper_dir — it stays in the host's mount namespace, so it can do that after the
+//            sandbox is gone.
+//   init     PID 1 of the sandbox: new mount/UTS/IPC(/network/cgroup) namespaces, the root
 //            (helper/root_setup.h), pivot_root; forks the command, reaps every orphan, exits
 //            with the command's status. Its death kills everything in the sandbox.
 //   command  cwd, capabilities, user, exec (helper/exec_command.h).
@@ -28,6 +30,7 @@
 #include "server/build/run/helper/exec_command.h"
 #include "server/build/run/helper/placeholders.h"
 #include "server/build/run/helper/root_setup.h"
+#include "server/build/run/helper/scratch_dirs.h"
 #include "server/build/run/sandbox_wire.h"
 
 namespace slipway::build::sandbox_helper {
@@ -89,11 +92,17 @@ int ExitCodeOf(int status) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
 
-  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (spec.network_none ? CLONE_NEWNET : 0);
+  // On a cgroup2 host the sandbox gets its own cgroup namespace (rooted at this process's
+  // cgroup), so that its read-only /sys/fs/cgroup shows its own cgroup and not the host's
+  // tree, as with Docker's default cgroupns=private.
+  const bool cgroup2 = HostHasCgroup2();
+  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (spec.network_none ? CLONE_NEWNET : 0) |
+              (cgroup2 ? CLONE_NEWCGROUP : 0);
   SetupError error;
   if (unshare(flags) != 0) {
     ReportError(Errno("namespaces unavailable: unshare(mount, uts, ipc" +
-                      std::string(spec.network_none ? ", net" : "") + ")"),
+                      std::string(spec.network_none ? ", net" : "") +
+                      std::string(cgroup2 ? ", cgroup" : "") + ")"),
                 true);
     _exit(1);
   }
@@ -106,7 +115,7 @@ int ExitCodeOf(int status) {
     _exit(1);
   }
   std::vector<std::string> created;
-  bool ok = SetUpRoot(spec, scratch, &created, &error);
+  bool ok = SetUpRoot(spec, scratch, cgroup2, &created, &error);
   std::string list;
   for (const std::string& c : created) list += c + '\0';
   WriteAll(placeholder_fd, list);
@@ -155,12 +164,16 @@ int RunHelper(const SandboxSpec& spec, bool probe) {
   sigprocmask(SIG_BLOCK, &handled, nullptr);
 
   // Where init mounts its private tmpfs (overlay mount point, layer links, /etc files,
-  // secrets). On the host it stays an empty directory, removed below.
-  char scratch[] = "/tmp/slipway-sandbox.XXXXXX";
-  if (mkdtemp(scratch) == nullptr) {
-    ReportError(Errno("mkdtemp /tmp/slipway-sandbox.*"), false);
+  // secrets). On the host it stays an empty directory, removed below. Those of helpers that
+  // were SIGKILLed before they could remove theirs are swept first (helper/scratch_dirs.h).
+  SweepLeftoverScratchDirs("/tmp");
+  std::string scratch_error;
+  const std::string scratch_dir = MakeScratchDir("/tmp", &scratch_error);
+  if (scratch_dir.empty()) {
+    ReportError(scratch_error, false);
     return 1;
   }
+  const char* scratch = scratch_dir.c_str();
   int placeholders[2];
   if (pipe2(placeholders, O_CLOEXEC) != 0) {
     ReportError(Errno("pipe"), false);

@@ -1,17 +1,20 @@
 #include "server/build/run/helper/root_setup.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include "server/build/run/helper/in_root.h"
@@ -73,8 +76,10 @@ bool WriteWholeFile(const std::string& path, const std::string& content, mode_t 
 // ever a mount point.
 class RootBuilder {
  public:
-  RootBuilder(const SandboxSpec& spec, std::string scratch, std::vector<std::string>* created)
-      : spec_(spec), scratch_(std::move(scratch)), created_(created) {}
+  RootBuilder(const SandboxSpec& spec, std::string scratch, bool mount_cgroup2,
+              std::vector<std::string>* created)
+      : spec_(spec), scratch_(std::move(scratch)), mount_cgroup2_(mount_cgroup2),
+        created_(created) {}
 
   bool Build(SetupError* error) {
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
@@ -84,7 +89,9 @@ class RootBuilder {
       return Fail(error, Errno("tmpfs mount on " + scratch_ + " failed"), true);
     }
     if (!MountOverlayRoot(error)) return false;
-    if (!MountProc(error) || !MountDev(error) || !MountEtcFiles(error)) return false;
+    if (!MountProc(error) || !MountSys(error) || !MountDev(error) || !MountEtcFiles(error)) {
+      return false;
+    }
     for (size_t i = 0; i < spec_.mounts.size(); ++i) {
       if (!MountRunMount(spec_.mounts[i], i, error)) return false;
     }
@@ -171,7 +178,8 @@ class RootBuilder {
               data.empty() ? nullptr : data.c_str()) != 0) {
       return Fail(error, Errno("mount " + std::string(fstype ? fstype : "bind") + " on " +
                                target),
-                  fstype != nullptr && std::string(fstype) == "proc");
+                  fstype != nullptr &&
+                      (std::string(fstype) == "proc" || std::string(fstype) == "sysfs"));
     }
     return true;
   }
@@ -226,10 +234,15 @@ class RootBuilder {
         return Fail(error, Errno(std::string("mask ") + path));
       }
     }
-    for (const char* dir : {"/proc/acpi", "/proc/scsi"}) {
+    return MaskDirectories({"/proc/acpi", "/proc/scsi"}, error);
+  }
+
+  // Covers each of `dirs` that exists with an empty read-only tmpfs, as Docker masks them.
+  bool MaskDirectories(std::initializer_list<const char*> dirs, SetupError* error) {
+    for (const char* dir : dirs) {
       Fd fd(OpenInRoot(root_.get(), dir, CreateAs::kNothing, nullptr, nullptr,
                        &error->message));
-      if (fd.get() < 0) continue;
+      if (fd.get() < 0) continue;  // not every kernel has every one
       if (mount("tmpfs", FdPath(fd.get()).c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
                 MS_NOEXEC, "size=0") != 0) {
         return Fail(error, Errno(std::string("mask ") + dir));
@@ -237,6 +250,31 @@ class RootBuilder {
     }
     error->message.clear();
     return true;
+  }
+
+  // A fresh sysfs, read-only, as Docker mounts it. Made in the sandbox's network namespace, it
+  // shows that namespace's interfaces (only lo with network_none). Firmware tables and the
+  // power-capping energy counters (a side channel) are masked, as Docker masks them.
+  //
+  // /sys/fs/cgroup: on a cgroup2 host the sandbox has its own cgroup namespace (unshared by
+  // init, sandbox_main.cc) and gets a read-only cgroup2 mount there, rooted at its own
+  // cgroup — what Docker's default (cgroupns=private) shows a container. On a cgroup v1 or
+  // hybrid host it stays the empty directory of the read-only sysfs: Docker's v1 layout (a
+  // tmpfs with every controller bound at the container's cgroup) has no read-only bind
+  // equivalent that would not expose the host's whole cgroup tree (and each submount of a
+  // recursive bind would need its own read-only remount), and a RUN step has no use for the
+  // controllers.
+  bool MountSys(SetupError* error) {
+    constexpr unsigned long kFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (!MountAt("/sys", CreateAs::kDirectory, "sysfs", "sysfs", kFlags, "", error)) {
+      return false;
+    }
+    if (!MaskDirectories({"/sys/firmware", "/sys/devices/virtual/powercap"}, error)) {
+      return false;
+    }
+    // Targets below are inside the read-only sysfs: nothing can be (or is) created there.
+    return !mount_cgroup2_ || MountAt("/sys/fs/cgroup", CreateAs::kNothing, "cgroup2",
+                                      "cgroup2", kFlags, "", error);
   }
 
   bool MountDev(SetupError* error) {
@@ -363,16 +401,23 @@ class RootBuilder {
 
   const SandboxSpec& spec_;
   const std::string scratch_;
+  const bool mount_cgroup2_;
   std::vector<std::string>* created_;
   Fd root_;
 };
 
 }  // namespace
 
-bool SetUpRoot(const SandboxSpec& spec, const std::string& scratch_dir,
+bool SetUpRoot(const SandboxSpec& spec, const std::string& scratch_dir, bool mount_cgroup2,
                std::vector<std::string>* created, SetupError* error) {
-  RootBuilder builder(spec, scratch_dir, created);
+  RootBuilder builder(spec, scratch_dir, mount_cgroup2, created);
   return builder.Build(error);
+}
+
+bool HostHasCgroup2() {
+  struct statfs st;
+  return statfs("/sys/fs/cgroup", &st) == 0 &&
+         static_cast<unsigned long>(st.f_type) == CGROUP2_SUPER_MAGIC;
 }
 
 bool LoopbackUp(SetupError* error) {

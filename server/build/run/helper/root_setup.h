@@ -18,13 +18,19 @@ struct SetupError {
 
 // Makes all mounts private, mounts a tmpfs on `scratch_dir` (a host directory, empty; the
 // tmpfs only exists in this mount namespace), the overlay root of spec.lower_dirs/upper_dir/
-// work_dir, /proc, /dev, /etc/hosts, /etc/resolv.conf and spec.mounts, then pivot_root()s
-// into it and detaches the host's tree. Placeholders it created in the overlay (missing mount
-// points), relative to the root, are appended to `created` as they are made (so they can be
-// removed from upper_dir even if a later step fails). Returns false with `error` set on
-// failure; the namespace is then unusable.
-bool SetUpRoot(const SandboxSpec& spec, const std::string& scratch_dir,
+// work_dir, /proc, /sys (read-only; with `mount_cgroup2`, a read-only cgroup2 at
+// /sys/fs/cgroup — the caller must have entered a new cgroup namespace for it to show only the
+// sandbox's own cgroup), /dev, /etc/hosts, /etc/resolv.conf and spec.mounts, then
+// pivot_root()s into it and detaches the host's tree. Placeholders it created in the overlay
+// (missing mount points), relative to the root, are appended to `created` as they are made (so
+// they can be removed from upper_dir even if a later step fails). Returns false with `error`
+// set on failure; the namespace is then unusable.
+bool SetUpRoot(const SandboxSpec& spec, const std::string& scratch_dir, bool mount_cgroup2,
                std::vector<std::string>* created, SetupError* error);
+
+// Whether the host's /sys/fs/cgroup is the cgroup2 (unified) hierarchy, as seen by the caller
+// (call it before pivot_root).
+bool HostHasCgroup2();
 
 // Brings up the loopback interface of a new network namespace.
 bool LoopbackUp(SetupError* error);
