@@ -264,17 +264,28 @@ class RootBuilder {
   // equivalent that would not expose the host's whole cgroup tree (and each submount of a
   // recursive bind would need its own read-only remount), and a RUN step has no use for the
   // controllers.
+  //
+  // Neither is what RUN steps rely on, so a host that refuses them (a sandboxed kernel, a
+  // restricted pod) gets an empty read-only /sys and a cgroup-less /sys/fs/cgroup rather than
+  // no RUN at all — never a writable /sys whose writes would land in the layer.
   bool MountSys(SetupError* error) {
     constexpr unsigned long kFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     if (!MountAt("/sys", CreateAs::kDirectory, "sysfs", "sysfs", kFlags, "", error)) {
-      return false;
+      if (!MountAt("/sys", CreateAs::kDirectory, "tmpfs", "tmpfs", kFlags, "size=0", error)) {
+        return false;
+      }
+      error->message.clear();
+      return true;
     }
     if (!MaskDirectories({"/sys/firmware", "/sys/devices/virtual/powercap"}, error)) {
       return false;
     }
     // Targets below are inside the read-only sysfs: nothing can be (or is) created there.
-    return !mount_cgroup2_ || MountAt("/sys/fs/cgroup", CreateAs::kNothing, "cgroup2",
-                                      "cgroup2", kFlags, "", error);
+    if (mount_cgroup2_ && !MountAt("/sys/fs/cgroup", CreateAs::kNothing, "cgroup2", "cgroup2",
+                                   kFlags, "", error)) {
+      error->message.clear();  // best effort: the directory stays empty and read-only
+    }
+    return true;
   }
 
   bool MountDev(SetupError* error) {
