@@ -63,7 +63,9 @@ std::string ConfigFromOciArchive(const std::string& archive) {
   return TarMember(archive, "blobs/sha256/" + config_digest.substr(config_digest.find(':') + 1));
 }
 
-// The base image layout and two buildah stores holding it, made once per test process.
+// The base image layout and two buildah stores holding it, made once per test process and
+// removed when it exits (each case runs in a process of its own: a leaked world would leave
+// some 20 MB in the temp dir per case).
 struct BuildahWorld {
   TempDir dir;
   std::string base_layout;
@@ -72,8 +74,8 @@ struct BuildahWorld {
 };
 
 BuildahWorld& World() {
-  static BuildahWorld* const world = [] {
-    auto* w = new BuildahWorld();
+  static const std::unique_ptr<BuildahWorld> world = [] {
+    auto w = std::make_unique<BuildahWorld>();
     w->base_layout = w->dir.Sub("base-oci");
     ProcessResult r = RunProcess(
         {"/bin/bash", BuilddiffDir() + "/make_base_image.sh", w->base_layout, "1"}, {},
