@@ -309,16 +309,21 @@ absl::StatusOr<SandboxResult> RunHelper(const SandboxOptions& options, const San
   }
   spec_w.Reset();
 
-  // The pipes are closed: the helper has exited or is about to. Still bounded.
+  // The pipes are closed: the helper has exited or is about to (it still removes the
+  // placeholders and its scratch directory). Polled from 1 ms up, so the usual exit a moment
+  // later costs a millisecond, not a fixed nap, and bounded at about 5 s in all.
   int wait_status = 0;
   bool reaped = false;
-  for (int i = 0; i < 100 && !reaped; ++i) {
+  useconds_t nap = 1000;
+  for (useconds_t waited = 0; waited < 5 * 1000 * 1000 && !reaped;) {
     pid_t r = waitpid(helper, &wait_status, WNOHANG);
     if (r == helper || (r < 0 && errno != EINTR)) {
       reaped = r == helper;
       if (r < 0) break;
     } else {
-      usleep(50 * 1000);
+      usleep(nap);
+      waited += nap;
+      nap = std::min<useconds_t>(nap * 2, 50 * 1000);
     }
   }
   if (!reaped) {
