@@ -1,5 +1,6 @@
 # Helpers shared by the benchmark scripts (sourced, never run). The sourcing script sets
-# `work` (its temp dir) and an array `registry_pids` that its cleanup kills.
+# `work` (its temp dir), an array `registry_pids` and `daemon_pid` that its cleanup kills,
+# and (for start_slipwayd) `slipwayd` and `slipway`, the binaries.
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -31,4 +32,18 @@ YML
     sleep 0.1
   done
   REG_HOST="127.0.0.1:$port"
+}
+
+# Starts slipwayd ($slipwayd) on a fresh data dir and socket under $work, exports SLIPWAY_ADDR,
+# sets daemon_pid (for the sourcing script's cleanup) and waits (at most 10 s) until $slipway
+# gets an answer; exits the script with slipwayd's log when it does not.
+start_slipwayd() {
+  export SLIPWAY_ADDR="unix://$work/s.sock"
+  "$slipwayd" --data-dir "$work/data" --listen "$SLIPWAY_ADDR" --metrics-listen "" \
+    --log-level warn > "$work/slipwayd.log" 2>&1 &
+  daemon_pid=$!
+  for _ in $(seq 1 100); do "$slipway" images > /dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "slipwayd did not start" >&2
+  cat "$work/slipwayd.log" >&2
+  exit 1
 }

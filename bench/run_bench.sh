@@ -30,11 +30,7 @@ trap cleanup EXIT
 source "$(dirname "$0")/lib.sh"
 
 # ---- slipwayd, the busybox base, and a base with $files files on top ----
-export SLIPWAY_ADDR="unix://$work/s.sock"
-"$slipwayd" --data-dir "$work/data" --listen "$SLIPWAY_ADDR" --metrics-listen "" \
-  --log-level warn > "$work/slipwayd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 100); do "$slipway" images > /dev/null 2>&1 && break; sleep 0.1; done
+start_slipwayd
 bash "$here/../tests/builddiff/make_base_image.sh" "$work/testbase" 1 > /dev/null
 timeout "$limit" "$slipway" import "$work/testbase" -t localhost/testbase:1 > /dev/null
 mkdir -p "$work/basectx/many"

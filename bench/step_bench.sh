@@ -30,11 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 source "$(dirname "$0")/lib.sh"
-export SLIPWAY_ADDR="unix://$work/s.sock"
-"$slipwayd" --data-dir "$work/data" --listen "$SLIPWAY_ADDR" --metrics-listen "" \
-  --log-level warn > "$work/slipwayd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 100); do "$slipway" images > /dev/null 2>&1 && break; sleep 0.1; done
+start_slipwayd
 
 # ---- 1. the client ----
 startup=(); first_rpc=()
