@@ -53,7 +53,6 @@ struct BuildRun {
   LayerWriteOptions layer_options;
   std::string staging_dir;              // removed when the build ends
   int64_t now_unix = 0;                 // the build's start: the time of what it makes
-  std::optional<int64_t> source_date_epoch;  // when set, every history and image time
   bool no_cache = false;
   int total_steps = 0;
   std::vector<int> first_step;          // per stage: the step number of its FROM

@@ -198,7 +198,6 @@ absl::StatusOr<v1::Image> NativeBuilder::Build(const BuildRequest& request,
   run.now_unix = absl::ToUnixSeconds(absl::Now());
   if (spec.source_date_epoch() > 0) {
     run.layer_options.source_date_epoch = spec.source_date_epoch();
-    run.source_date_epoch = spec.source_date_epoch();
   }
 
   // The stages the target needs.

@@ -128,7 +128,7 @@ class StageRunner {
                                def_.name.empty() ? "" : absl::StrCat(" AS ", def_.name)));
     absl::Status from = From();
     if (!from.ok()) return Fail(AtLine(run_, def_.line, from));
-    times_.emplace(run_.now_unix, run_.source_date_epoch, base_unix_);
+    times_.emplace(run_.now_unix, run_.layer_options.source_date_epoch, base_unix_);
     scope_ = std::make_unique<StageScope>(*run_.plan, result_->config.Env());
     bool from_cached = true;
     int64_t from_bytes = 0;

@@ -118,6 +118,12 @@ TEST_F(SandboxTest, LeftoverScratchDirWithAMountPointIsLeft) {
   const unsigned long long ns = OwnPidNamespace();
   const std::string test_dir = fs::path(dir_.path()).filename().string();
   std::string mounted, plain;
+  // A build tree under /tmp (a clone there) must stay reachable below the private /tmp; its top
+  // directory then shows in the listings and is not counted.
+  const std::string& helper = options_.helper_path;
+  const bool helper_in_tmp = helper.rfind("/tmp/", 0) == 0;
+  const std::string helper_top =
+      helper_in_tmp ? helper.substr(5, helper.find('/', 5) - 5) : std::string();
   SandboxSpec spec = Spec("ls /host-tmp");
   SandboxMount host_tmp;
   host_tmp.kind = SandboxMount::Kind::kBind;
@@ -131,8 +137,6 @@ TEST_F(SandboxTest, LeftoverScratchDirWithAMountPointIsLeft) {
         // so does the helper binary when the build tree is under /tmp (a clone in /tmp).
         int keep = open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (keep < 0) return std::string("open test dir: ") + std::strerror(errno);
-        const std::string helper = options_.helper_path;
-        const bool helper_in_tmp = helper.rfind("/tmp/", 0) == 0;
         int keep_helper = helper_in_tmp ? open(helper.c_str(), O_PATH | O_CLOEXEC) : -1;
         if (helper_in_tmp && keep_helper < 0) {
           return std::string("open helper: ") + std::strerror(errno);
@@ -176,14 +180,9 @@ TEST_F(SandboxTest, LeftoverScratchDirWithAMountPointIsLeft) {
   ASSERT_THAT(out, Not(Contains(HasSubstr("prepare:")))) << ::testing::PrintToString(out);
   ASSERT_THAT(out, Not(Contains(HasSubstr("status:")))) << ::testing::PrintToString(out);
   // `mounted` and `plain` were set in the forked runner only; their names are recovered here.
-  // A build tree under /tmp brought its top directory into the private /tmp: not counted.
-  std::string helper_top;
-  if (options_.helper_path.rfind("/tmp/", 0) == 0) {
-    helper_top = options_.helper_path.substr(5, options_.helper_path.find('/', 5) - 5);
-  }
   std::vector<std::string> during, after;
   for (const std::string& line : out) {
-    if (!helper_top.empty() && (line == helper_top || line == "left /tmp/" + helper_top)) {
+    if (helper_in_tmp && (line == helper_top || line == "left /tmp/" + helper_top)) {
       continue;
     }
     if (line.rfind("left ", 0) == 0) after.push_back(line.substr(5));
